@@ -1,0 +1,193 @@
+//! Reading what clients send to `/auth`: request bodies (JSON or form), usernames and
+//! passwords. Every rejection is a 4xx with a reason; nothing here touches the database.
+
+use serde::de::DeserializeOwned;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::Error;
+
+/// Bodies above this are refused with 413 (CONTRACT §5).
+pub const MAX_BODY: usize = 16 * 1024;
+
+/// How a route accepts bodies.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Accepts {
+    Json,
+    JsonOrForm,
+}
+
+/// Parses a body of type `T`. An empty body parses as `{}` (so optional fields default), which
+/// still fails for types with required fields.
+pub fn parse<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+    accepts: Accepts,
+) -> Result<T, Error> {
+    let mime = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .filter(|m| !m.is_empty());
+    let value = match mime.as_deref() {
+        None if body.iter().all(u8::is_ascii_whitespace) => serde_json::json!({}),
+        Some("application/json") if body.iter().all(u8::is_ascii_whitespace) => {
+            return Err(Error::Malformed(
+                "The request body is empty; send a JSON object.".into(),
+            ))
+        }
+        Some("application/json") => serde_json::from_slice::<serde_json::Value>(body)
+            .map_err(|_| Error::Malformed("The request body is not valid JSON.".into()))?,
+        Some("application/x-www-form-urlencoded") if accepts == Accepts::JsonOrForm => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| Error::Malformed("The form body is not valid UTF-8.".into()))?;
+            let mut map = serde_json::Map::new();
+            for (k, v) in form_urlencoded::parse(text.as_bytes()) {
+                if map
+                    .insert(k.into_owned(), serde_json::Value::String(v.into_owned()))
+                    .is_some()
+                {
+                    return Err(Error::Malformed("A form field is repeated.".into()));
+                }
+            }
+            serde_json::Value::Object(map)
+        }
+        _ => return Err(Error::UnsupportedMediaType),
+    };
+    if !value.is_object() {
+        return Err(Error::Invalid(
+            "The request body must be a JSON object.".into(),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| Error::Invalid(field_message(&e)))
+}
+
+fn field_message(e: &serde_json::Error) -> String {
+    // serde's messages name the field and the expected type; they never echo values.
+    let m = e.to_string();
+    let m = m.split(" at line").next().unwrap_or(&m);
+    format!("The request body is not acceptable: {m}.")
+}
+
+/// A username as stored and as compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username {
+    pub display: String,
+    pub canonical: String,
+}
+
+/// CONTRACT §5: 3–64 characters after trimming and NFKC; letters, digits and `. _ - @`.
+pub fn username(raw: &str) -> Result<Username, Error> {
+    let display: String = raw.trim().nfkc().collect();
+    let len = display.chars().count();
+    if !(3..=64).contains(&len) {
+        return Err(Error::Invalid(
+            "The username must be 3 to 64 characters long.".into(),
+        ));
+    }
+    if !display
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
+        return Err(Error::Invalid(
+            "The username may contain only letters, digits and . _ - @".into(),
+        ));
+    }
+    let canonical: String = display.to_lowercase().nfkc().collect();
+    Ok(Username { display, canonical })
+}
+
+/// CONTRACT §5: 8–72 bytes of UTF-8, exactly as received.
+pub fn password(raw: &str) -> Result<(), Error> {
+    match raw.len() {
+        0..=7 => Err(Error::Invalid(
+            "The password must be at least 8 bytes long.".into(),
+        )),
+        8..=72 => Ok(()),
+        _ => Err(Error::Invalid(
+            "The password must be at most 72 bytes long (a bcrypt limit).".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Creds {
+        username: String,
+        #[allow(dead_code)]
+        password: String,
+    }
+
+    #[test]
+    fn usernames_are_trimmed_normalised_and_compared_without_case() {
+        let u = username("  Alice.B@example ").unwrap();
+        assert_eq!(u.display, "Alice.B@example");
+        assert_eq!(u.canonical, "alice.b@example");
+        // Fullwidth letters fold to ASCII under NFKC.
+        assert_eq!(username("ａｌｉｃｅ").unwrap().canonical, "alice");
+        assert!(username("ab").is_err());
+        assert!(username(&"a".repeat(65)).is_err());
+        assert!(username("a b c").is_err());
+        assert!(username("alice;drop").is_err());
+    }
+
+    #[test]
+    fn passwords_are_measured_in_bytes() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"é".repeat(36)).is_ok());
+        assert!(password(&"é".repeat(37)).is_err());
+        assert!(password(" 1234567").is_ok());
+    }
+
+    #[test]
+    fn bodies_parse_as_json_or_form() {
+        let c: Creds = parse(
+            Some("application/json"),
+            br#"{"username":"a","password":"b"}"#,
+            Accepts::Json,
+        )
+        .unwrap();
+        assert_eq!(c.username, "a");
+        let c: Creds = parse(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"username=a%40b&password=x",
+            Accepts::JsonOrForm,
+        )
+        .unwrap();
+        assert_eq!(c.username, "a@b");
+    }
+
+    #[test]
+    fn bad_bodies_are_4xx() {
+        let r: Result<Creds, _> = parse(Some("application/json"), b"{", Accepts::Json);
+        assert!(matches!(r, Err(Error::Malformed(_))));
+        let r: Result<Creds, _> = parse(
+            Some("application/json"),
+            br#"{"username":1,"password":"x"}"#,
+            Accepts::Json,
+        );
+        assert!(matches!(r, Err(Error::Invalid(_))));
+        let r: Result<Creds, _> = parse(Some("application/json"), b"[]", Accepts::Json);
+        assert!(matches!(r, Err(Error::Invalid(_))));
+        let r: Result<Creds, _> = parse(Some("text/plain"), b"x", Accepts::Json);
+        assert!(matches!(r, Err(Error::UnsupportedMediaType)));
+        let r: Result<Creds, _> = parse(
+            Some("application/x-www-form-urlencoded"),
+            b"a=b",
+            Accepts::Json,
+        );
+        assert!(matches!(r, Err(Error::UnsupportedMediaType)));
+        let r: Result<Creds, _> = parse(Some("application/json"), &[0xff, 0xfe], Accepts::Json);
+        assert!(matches!(r, Err(Error::Malformed(_))));
+        let r: Result<Creds, _> = parse(None, b"", Accepts::Json);
+        assert!(matches!(r, Err(Error::Invalid(_))));
+    }
+}

@@ -1,0 +1,276 @@
+//! The command line: `serve` (the default), `migrate`, `user …`, `config check`. Each command
+//! loads the same validated configuration and talks to the same database as the server.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::auth::{input, password::Hasher};
+use crate::config::{self, Config, LogFormat, RawConfig};
+use crate::metrics::Metrics;
+use crate::store::{self, users, Db};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An authentication gateway on Pingora and PostgreSQL"
+)]
+pub struct Cli {
+    /// TOML configuration file (default: config/gatehouse.toml when it exists). Environment
+    /// variables and .env override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the database if needed, apply migrations, and serve (the default).
+    Serve,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input, never from an argument.
+    Add {
+        name: String,
+        /// Read the password from standard input without prompting (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable a user: logins fail and every session is revoked.
+    Disable { name: String },
+    /// Enable a disabled user again.
+    Enable { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it with secrets masked.
+    Check,
+}
+
+/// A failed command: its message and the exit status.
+pub struct Failure {
+    pub status: i32,
+    pub message: String,
+}
+
+impl Failure {
+    fn new(status: i32, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<config::ConfigError> for Failure {
+    fn from(e: config::ConfigError) -> Self {
+        Failure::new(2, e.to_string())
+    }
+}
+
+pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    let default = Path::new("config/gatehouse.toml");
+    let path = match path {
+        Some(p) => Some(p),
+        None => default.exists().then_some(default),
+    };
+    let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
+    Ok(raw.validate()?)
+}
+
+pub fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(1, format!("cannot start a runtime: {e}")))
+}
+
+fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure {
+    let url = store::redact_url(&config.database_url);
+    match e {
+        store::StoreError::Unavailable(_) => Failure::new(
+            1,
+            format!(
+                "cannot reach PostgreSQL at {url} — start one (docker compose up -d db, or your \
+                 distribution's postgresql service) or set DATABASE_URL"
+            ),
+        ),
+        other => Failure::new(1, format!("database error at {url}: {other}")),
+    }
+}
+
+/// Creates the database if missing and applies migrations, on a runtime of its own that is
+/// dropped before Pingora starts its own.
+fn prepare_database(config: &Config) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        store::ensure_database(&config.database_url)
+            .await
+            .map_err(|e| unreachable_db(config, &e))?;
+        let applied = store::migrate(&config.database_url)
+            .await
+            .map_err(|e| unreachable_db(config, &e))?;
+        if applied > 0 {
+            tracing::info!(applied, "applied migrations");
+        }
+        Ok(())
+    })
+}
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref())?;
+    init_logging(&config);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Migrate => prepare_database(&config),
+        Command::Config(ConfigCommand::Check) => {
+            println!("configuration is valid");
+            println!("{config:#?}");
+            Ok(())
+        }
+        Command::User(cmd) => {
+            prepare_database(&config)?;
+            user(&config, cmd)
+        }
+    }
+}
+
+fn serve(config: Config) -> Result<(), Failure> {
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "GATEHOUSE_JWT_SECRET is not set: using a random key, so tokens die with this \
+             process and other instances cannot verify them"
+        );
+    }
+    prepare_database(&config)?;
+    let listen = config.listen;
+    let admin = config.admin_listen;
+    let upstream = config.upstream.authority();
+    let (server, app) = crate::build_server(config).map_err(|e| match e {
+        crate::StartError::Config(c) => Failure::from(c),
+        crate::StartError::Other(m) => Failure::new(1, m),
+    })?;
+    // Fail before Pingora takes over: it would only log a bind error per thread.
+    for addr in [listen, admin] {
+        std::net::TcpListener::bind(addr)
+            .map_err(|e| Failure::new(1, format!("cannot listen on {addr}: {e}")))?;
+    }
+    tracing::info!(%listen, %admin, %upstream, "gatehouse listening");
+    crate::run(server, app);
+    Ok(())
+}
+
+fn read_password(prompt: bool) -> Result<String, Failure> {
+    if prompt {
+        eprint!("password (read from stdin): ");
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new(1, format!("cannot read the password: {e}")))?;
+    // A trailing newline from `echo` or a terminal is not part of the password.
+    let s = s.strip_suffix('\n').unwrap_or(&s);
+    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
+}
+
+fn user(config: &Config, cmd: UserCommand) -> Result<(), Failure> {
+    let db = Db::new(&config.database_url, Metrics::new())
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    let rt = runtime()?;
+    let invalid = |e: crate::error::Error| Failure::new(1, e.describe().message);
+    match cmd {
+        UserCommand::Add {
+            name,
+            password_stdin,
+        } => {
+            let name = input::username(&name).map_err(invalid)?;
+            let password = read_password(!password_stdin)?;
+            input::password(&password).map_err(invalid)?;
+            rt.block_on(async {
+                let hasher = Hasher::new(config.bcrypt_cost, 1)
+                    .map_err(|e| Failure::new(1, e.to_string()))?;
+                let hash = hasher
+                    .hash(&password)
+                    .await
+                    .map_err(|e| Failure::new(1, e.to_string()))?;
+                match users::create(&db, &name.display, &name.canonical, &hash)
+                    .await
+                    .map_err(|e| unreachable_db(config, &e))?
+                {
+                    users::Created::Ok(u) => {
+                        println!("created user {} ({})", u.username, u.id);
+                        Ok(())
+                    }
+                    users::Created::Taken => Err(Failure::new(
+                        1,
+                        format!("user {} already exists", name.display),
+                    )),
+                }
+            })
+        }
+        UserCommand::Disable { name } | UserCommand::Enable { name }
+            if input::username(&name).is_err() =>
+        {
+            Err(Failure::new(1, format!("no such user: {name}")))
+        }
+        UserCommand::Disable { name } => rt.block_on(async {
+            let canonical = input::username(&name).map_err(invalid)?.canonical;
+            let id = users::set_disabled(&db, &canonical, true)
+                .await
+                .map_err(|e| unreachable_db(config, &e))?
+                .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+            let (sessions, _rx) = store::sessions::Sessions::new(
+                db.clone(),
+                config.cache_ttl,
+                config.refresh_ttl,
+                Metrics::new(),
+            );
+            let revoked = sessions
+                .revoke_all(
+                    id,
+                    None,
+                    store::sessions::Cause::Disable,
+                    crate::auth::handlers::now(),
+                )
+                .await
+                .map_err(|e| unreachable_db(config, &e))?;
+            println!("disabled {name}; revoked {} session(s)", revoked.len());
+            Ok(())
+        }),
+        UserCommand::Enable { name } => rt.block_on(async {
+            let canonical = input::username(&name).map_err(invalid)?.canonical;
+            users::set_disabled(&db, &canonical, false)
+                .await
+                .map_err(|e| unreachable_db(config, &e))?
+                .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+            println!("enabled {name}");
+            Ok(())
+        }),
+    }
+}

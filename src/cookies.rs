@@ -1,0 +1,211 @@
+//! The gateway's two cookies (CONTRACT §4): their names for the configured security mode, how a
+//! `Cookie` header is read (a name sent twice authenticates nothing), and `Set-Cookie` values.
+
+use std::time::Duration;
+
+use crate::config::Config;
+
+#[derive(Debug, Clone)]
+pub struct CookieNames {
+    pub access: String,
+    pub refresh: String,
+    secure: bool,
+    domain: Option<String>,
+}
+
+/// What a request's cookies say about one name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found<'a> {
+    Missing,
+    One(&'a str),
+    /// Sent more than once: possibly a cookie planted by a sibling domain; trusted for nothing.
+    Ambiguous,
+}
+
+impl<'a> Found<'a> {
+    pub fn one(self) -> Option<&'a str> {
+        match self {
+            Found::One(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl CookieNames {
+    pub fn new(config: &Config) -> Self {
+        let prefix = match (config.cookie_secure, &config.cookie_domain) {
+            (true, None) => "__Host-",
+            (true, Some(_)) => "__Secure-",
+            (false, _) => "",
+        };
+        Self {
+            access: format!("{prefix}access_token"),
+            refresh: format!("{prefix}refresh_token"),
+            secure: config.cookie_secure,
+            domain: config.cookie_domain.clone(),
+        }
+    }
+
+    pub fn set(&self, name: &str, value: &str, max_age: Duration) -> String {
+        let mut s = format!(
+            "{name}={value}; HttpOnly; Path=/; SameSite=Lax; Max-Age={}",
+            max_age.as_secs()
+        );
+        self.finish(&mut s);
+        s
+    }
+
+    pub fn clear(&self, name: &str) -> String {
+        let mut s = format!("{name}=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0");
+        self.finish(&mut s);
+        s
+    }
+
+    fn finish(&self, s: &mut String) {
+        if let Some(d) = &self.domain {
+            s.push_str("; Domain=");
+            s.push_str(d);
+        }
+        if self.secure {
+            s.push_str("; Secure");
+        }
+    }
+
+    /// Both cookies cleared.
+    pub fn clear_both(&self) -> Vec<String> {
+        vec![self.clear(&self.access), self.clear(&self.refresh)]
+    }
+
+    pub fn is_ours(&self, name: &str) -> bool {
+        name == self.access || name == self.refresh
+    }
+}
+
+/// The pairs of one or more `Cookie` header values. Malformed pairs are skipped.
+pub fn pairs<'a>(
+    headers: impl Iterator<Item = &'a [u8]>,
+) -> impl Iterator<Item = (&'a str, &'a str)> {
+    headers
+        .filter_map(|h| std::str::from_utf8(h).ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let name = name.trim();
+            (!name.is_empty()).then(|| (name, value.trim().trim_matches('"')))
+        })
+}
+
+/// Looks up `name` across all `Cookie` headers.
+pub fn find<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Found<'a> {
+    let mut found = Found::Missing;
+    for (n, v) in pairs(headers) {
+        if n == name {
+            found = match found {
+                Found::Missing => Found::One(v),
+                _ => return Found::Ambiguous,
+            };
+        }
+    }
+    found
+}
+
+/// The `Cookie` header to forward: every pair except the gateway's own, in order. `None` when
+/// nothing is left.
+pub fn without_ours<'a>(
+    headers: impl Iterator<Item = &'a [u8]>,
+    names: &CookieNames,
+) -> Option<String> {
+    let kept: Vec<String> = headers
+        .filter_map(|h| std::str::from_utf8(h).ok())
+        .flat_map(|h| h.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| {
+            let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+            !names.is_ours(name)
+        })
+        .map(str::to_string)
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn names(secure: bool, domain: Option<&str>) -> CookieNames {
+        CookieNames {
+            access: CookieNames::new(&test_config(secure, domain)).access,
+            refresh: CookieNames::new(&test_config(secure, domain)).refresh,
+            secure,
+            domain: domain.map(str::to_string),
+        }
+    }
+
+    fn test_config(secure: bool, domain: Option<&str>) -> Config {
+        let mut env = std::collections::HashMap::new();
+        env.insert("GATEHOUSE_COOKIE_SECURE".to_string(), secure.to_string());
+        if let Some(d) = domain {
+            env.insert("GATEHOUSE_COOKIE_DOMAIN".to_string(), d.to_string());
+        }
+        let mut raw = crate::config::RawConfig::default();
+        raw.apply_env(&env, "test");
+        raw.validate().unwrap()
+    }
+
+    #[test]
+    fn names_follow_the_security_mode() {
+        assert_eq!(names(true, None).access, "__Host-access_token");
+        assert_eq!(
+            names(true, Some("example.com")).refresh,
+            "__Secure-refresh_token"
+        );
+        assert_eq!(names(false, None).access, "access_token");
+    }
+
+    #[test]
+    fn set_cookie_attributes() {
+        let n = names(true, Some("example.com"));
+        assert_eq!(
+            n.set("__Secure-access_token", "t", Duration::from_secs(900)),
+            "__Secure-access_token=t; HttpOnly; Path=/; SameSite=Lax; Max-Age=900; Domain=example.com; Secure"
+        );
+        assert_eq!(
+            names(false, None).clear("access_token"),
+            "access_token=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0"
+        );
+    }
+
+    #[test]
+    fn a_cookie_sent_twice_is_ambiguous() {
+        let h: Vec<&[u8]> = vec![b"a=1; access_token=x", b"access_token=y"];
+        assert_eq!(find(h.into_iter(), "access_token"), Found::Ambiguous);
+        let h: Vec<&[u8]> = vec![b"a=1; access_token=x"];
+        assert_eq!(find(h.into_iter(), "access_token"), Found::One("x"));
+    }
+
+    #[test]
+    fn our_cookies_are_removed_and_others_kept() {
+        let n = names(false, None);
+        let h: Vec<&[u8]> = vec![b"a=1; access_token=x; refresh_token=y; b=2"];
+        assert_eq!(
+            without_ours(h.into_iter(), &n),
+            Some("a=1; b=2".to_string())
+        );
+        let h: Vec<&[u8]> = vec![b"access_token=x"];
+        assert_eq!(without_ours(h.into_iter(), &n), None);
+    }
+
+    proptest! {
+        #[test]
+        fn cookie_parsing_never_panics(h in proptest::collection::vec(any::<Vec<u8>>(), 0..4)) {
+            let n = names(false, None);
+            let _ = find(h.iter().map(|v| v.as_slice()), "access_token");
+            if let Some(rest) = without_ours(h.iter().map(|v| v.as_slice()), &n) {
+                let again: Vec<&[u8]> = vec![rest.as_bytes()];
+                prop_assert_eq!(find(again.into_iter(), "access_token"), Found::Missing);
+            }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The gateway's error type and the one table that turns an error into a status, a stable code
+//! and a human sentence. Causes of 5xx are logged, never sent.
+
+use crate::auth::password::PasswordError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Malformed(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("registration closed")]
+    RegistrationClosed,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token reused")]
+    TokenReused,
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("cross-site request")]
+    Csrf,
+    #[error("bad path")]
+    BadPath,
+    #[error("bad gateway")]
+    BadGateway,
+    #[error("gateway timeout")]
+    GatewayTimeout,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+/// What the client is told.
+pub struct Described {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Error {
+    pub fn describe(&self) -> Described {
+        let d = |status, code, message: &str| Described {
+            status,
+            code,
+            message: message.into(),
+        };
+        match self {
+            Error::Malformed(m) => Described {
+                status: 400,
+                code: "invalid_request",
+                message: m.clone(),
+            },
+            Error::Invalid(m) => Described {
+                status: 422,
+                code: "invalid_request",
+                message: m.clone(),
+            },
+            Error::UsernameTaken => d(409, "username_taken", "That username is already taken."),
+            Error::RegistrationClosed => d(
+                403,
+                "registration_closed",
+                "Registration is closed on this gateway.",
+            ),
+            Error::InvalidCredentials => d(
+                401,
+                "invalid_credentials",
+                "The username or password is incorrect.",
+            ),
+            Error::RateLimited { .. } => d(
+                429,
+                "rate_limited",
+                "Too many failed attempts; try again later.",
+            ),
+            Error::InvalidToken => d(401, "invalid_token", "The refresh token is not valid."),
+            Error::TokenReused => d(
+                401,
+                "token_reused",
+                "The refresh token was already used; the session has been signed out.",
+            ),
+            Error::Unauthorized => d(401, "unauthorized", "Sign-in is required."),
+            Error::NotFound => d(404, "not_found", "Nothing is here."),
+            Error::MethodNotAllowed { .. } => d(
+                405,
+                "method_not_allowed",
+                "This method is not allowed on this route.",
+            ),
+            Error::PayloadTooLarge => d(
+                413,
+                "payload_too_large",
+                "The request body is larger than 16 KiB.",
+            ),
+            Error::UnsupportedMediaType => d(
+                415,
+                "unsupported_media_type",
+                "Send application/json or application/x-www-form-urlencoded.",
+            ),
+            Error::Csrf => d(403, "csrf", "Cross-site requests are not allowed here."),
+            Error::BadPath => d(400, "bad_path", "The request path is not acceptable."),
+            Error::BadGateway => d(502, "bad_gateway", "The upstream service did not answer."),
+            Error::GatewayTimeout => d(
+                504,
+                "gateway_timeout",
+                "The upstream service did not answer in time.",
+            ),
+            Error::Store(StoreError::Unavailable(_)) => d(
+                503,
+                "unavailable",
+                "The service is temporarily unavailable; try again shortly.",
+            ),
+            Error::Store(StoreError::Query(_)) | Error::Password(_) | Error::Internal(_) => {
+                d(500, "internal", "Something went wrong on our side.")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_outages_are_503_and_say_nothing_internal() {
+        let e = Error::Store(StoreError::Unavailable(
+            "connect 10.0.0.7:5432 refused".into(),
+        ));
+        let d = e.describe();
+        assert_eq!((d.status, d.code), (503, "unavailable"));
+        assert!(!d.message.contains("10.0.0.7"));
+    }
+}

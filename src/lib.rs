@@ -1,0 +1,164 @@
+//! gatehouse: an authentication gateway on Pingora and PostgreSQL.
+//!
+//! `build_server` is the one builder: `main` runs what it returns, and the integration tests
+//! start the same binary. The request path is `proxy.rs` → `routes.rs` → `auth/` → `store/`,
+//! and every response the gateway writes itself goes through `respond.rs`.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod cookies;
+pub mod demo;
+pub mod error;
+pub mod forward;
+pub mod metrics;
+pub mod proxy;
+pub mod request;
+pub mod respond;
+pub mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pingora::server::configuration::ServerConf;
+use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::services::background::background_service;
+use pingora::services::listening::Service;
+
+use auth::password::Hasher;
+use auth::tokens::Keys;
+use config::{Config, ConfigError};
+use cookies::CookieNames;
+use metrics::Metrics;
+use store::sessions::{LastSeenFlusher, Sessions};
+use store::Db;
+
+/// Everything a request handler may use, built once.
+pub struct App {
+    pub config: Config,
+    pub keys: Keys,
+    pub hasher: Hasher,
+    pub db: Db,
+    pub sessions: Sessions,
+    pub cookies: CookieNames,
+    pub metrics: Metrics,
+    pub upstream_addr: SocketAddr,
+    draining: AtomicBool,
+}
+
+impl App {
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// How many bcrypt computations may run at once: one per core, so logins never take every
+/// thread from the proxy.
+fn bcrypt_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Builds the Pingora server: the public proxy, the admin listener and the background writer.
+pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
+    let upstream_addr = config::resolve_upstream(&config.upstream)?;
+    let metrics = Metrics::new();
+    let db = Db::new(&config.database_url, metrics.clone())
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let (sessions, touches) = Sessions::new(
+        db.clone(),
+        config.cache_ttl,
+        config.refresh_ttl,
+        metrics.clone(),
+    );
+    let hasher = Hasher::new(config.bcrypt_cost, bcrypt_concurrency())
+        .map_err(|e| StartError::Other(e.to_string()))?;
+    let app = Arc::new(App {
+        keys: Keys::new(&config.jwt_secret.0),
+        cookies: CookieNames::new(&config),
+        hasher,
+        db: db.clone(),
+        sessions,
+        metrics,
+        upstream_addr,
+        draining: AtomicBool::new(false),
+        config,
+    });
+
+    let conf = ServerConf {
+        threads: app.config.threads,
+        // In-flight requests get this long to finish after SIGTERM/SIGINT.
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(10),
+        upstream_keepalive_pool_size: 256,
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let conf = server.configuration.clone();
+
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(
+        &conf,
+        proxy::Gateway::new(app.clone()),
+        "gatehouse",
+    );
+    proxy.add_tcp(&app.config.listen.to_string());
+    server.add_service(proxy);
+
+    let mut admin = Service::new(
+        "gatehouse-admin".to_string(),
+        pingora::apps::http_app::HttpServer::new_app(admin::Admin::new(app.clone())),
+    );
+    admin.add_tcp(&app.config.admin_listen.to_string());
+    admin.threads = Some(1);
+    server.add_service(admin);
+
+    server.add_service(background_service(
+        "last-seen",
+        LastSeenFlusher::new(db, touches),
+    ));
+    Ok((server, app))
+}
+
+/// SIGTERM and SIGINT both drain: `/readyz` turns false, then in-flight requests finish.
+struct Signals {
+    app: Arc<App>,
+}
+
+#[async_trait]
+impl ShutdownSignalWatch for Signals {
+    async fn recv(&self) -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return ShutdownSignal::FastShutdown;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
+        tracing::info!("shutting down: draining in-flight requests");
+        self.app.draining.store(true, Ordering::Relaxed);
+        ShutdownSignal::GracefulTerminate
+    }
+}
+
+/// Runs the server until a shutdown signal; returns when it has drained.
+pub fn run(server: Server, app: Arc<App>) {
+    server.run(RunArgs {
+        shutdown_signal: Box::new(Signals { app }),
+    });
+}

@@ -1,0 +1,181 @@
+//! Prometheus metrics, served by the admin listener. Labels are bounded: route classes and
+//! outcomes, never user ids or paths.
+
+use std::sync::Arc;
+
+use prometheus::core::Collector;
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+struct Inner {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    cache: IntCounterVec,
+    cache_size: IntGauge,
+    db_queries: IntCounterVec,
+    logins: IntCounterVec,
+    revocations: IntCounterVec,
+    invalidations: IntCounter,
+}
+
+/// Cheap to clone; every clone feeds the same registry.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = counter_vec(
+            &registry,
+            "gatehouse_requests_total",
+            "Requests answered, by route class and status",
+            &["route", "status"],
+        );
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "gatehouse_request_duration_seconds",
+                "Time from request head to the end of the response, by route class",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route"],
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("metric registered once");
+        let cache = counter_vec(
+            &registry,
+            "gatehouse_session_cache_lookups_total",
+            "Session cache lookups, by result (hit or miss)",
+            &["result"],
+        );
+        let cache_size =
+            IntGauge::new("gatehouse_session_cache_entries", "Sessions held in memory")
+                .expect("valid metric definition");
+        registry
+            .register(Box::new(cache_size.clone()))
+            .expect("metric registered once");
+        let db_queries = counter_vec(
+            &registry,
+            "gatehouse_db_queries_total",
+            "Database round trips, by kind",
+            &["kind"],
+        );
+        let logins = counter_vec(
+            &registry,
+            "gatehouse_logins_total",
+            "Login attempts, by outcome",
+            &["outcome"],
+        );
+        let revocations = counter_vec(
+            &registry,
+            "gatehouse_session_revocations_total",
+            "Sessions revoked, by cause",
+            &["cause"],
+        );
+        let invalidations = IntCounter::new(
+            "gatehouse_invalidation_messages_total",
+            "Session invalidation messages received from other instances",
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(invalidations.clone()))
+            .expect("metric registered once");
+        Metrics(Arc::new(Inner {
+            registry,
+            requests,
+            latency,
+            cache,
+            cache_size,
+            db_queries,
+            logins,
+            revocations,
+            invalidations,
+        }))
+    }
+
+    pub fn request(&self, route: &str, status: u16, seconds: f64) {
+        let mut buf = itoa_buf();
+        self.0
+            .requests
+            .with_label_values(&[route, status_str(status, &mut buf)])
+            .inc();
+        self.0.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    pub fn cache_hit(&self) {
+        self.0.cache.with_label_values(&["hit"]).inc();
+    }
+
+    pub fn cache_miss(&self) {
+        self.0.cache.with_label_values(&["miss"]).inc();
+    }
+
+    pub fn cache_size(&self, n: u64) {
+        self.0.cache_size.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    pub fn db_query(&self, kind: &str) {
+        self.0.db_queries.with_label_values(&[kind]).inc();
+    }
+
+    pub fn login(&self, outcome: &str) {
+        self.0.logins.with_label_values(&[outcome]).inc();
+    }
+
+    pub fn revoked(&self, cause: &str, n: u64) {
+        self.0.revocations.with_label_values(&[cause]).inc_by(n);
+    }
+
+    pub fn invalidation_received(&self) {
+        self.0.invalidations.inc();
+    }
+
+    /// Total database round trips so far (tests and benchmarks read it).
+    pub fn db_queries_total(&self) -> u64 {
+        self.0
+            .db_queries
+            .collect()
+            .iter()
+            .flat_map(|f| f.get_metric())
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
+    }
+
+    pub fn render(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.0.registry.gather(), &mut out);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn itoa_buf() -> [u8; 3] {
+    [0; 3]
+}
+
+fn status_str(status: u16, buf: &mut [u8; 3]) -> &str {
+    let s = status.min(999);
+    buf[0] = b'0' + (s / 100) as u8;
+    buf[1] = b'0' + (s / 10 % 10) as u8;
+    buf[2] = b'0' + (s % 10) as u8;
+    std::str::from_utf8(buf).unwrap_or("000")
+}

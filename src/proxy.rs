@@ -1,0 +1,377 @@
+//! The public listener's `ProxyHttp`: check the path, classify the route, then either answer an
+//! `/auth` route or authenticate and forward upstream with identity headers. Read top to bottom,
+//! this is where every request goes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora::http::RequestHeader;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error as PError, ErrorType};
+use uuid::Uuid;
+
+use crate::auth::handlers::{self, Request};
+use crate::auth::input::MAX_BODY;
+use crate::auth::{self, Credentials, Identity};
+use crate::error::Error;
+use crate::forward::{SESSION_ID, USER, USER_ID};
+use crate::request::{self, RequestMeta};
+use crate::respond::{self, Reply};
+use crate::routes::{self, Route};
+use crate::App;
+
+pub struct Gateway {
+    app: Arc<App>,
+}
+
+impl Gateway {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+}
+
+/// Per-request state shared across Pingora's phases.
+pub struct Ctx {
+    route: Route,
+    started: Instant,
+    request_id: String,
+    identity: Option<Identity>,
+    peer: Option<std::net::IpAddr>,
+    peer_trusted: bool,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx {
+            route: Route::Proxy,
+            started: Instant::now(),
+            request_id: String::new(),
+            identity: None,
+            peer: None,
+            peer_trusted: false,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        let app = &self.app;
+        ctx.peer = session
+            .client_addr()
+            .and_then(|a| a.as_inet())
+            .map(|a| a.ip());
+        ctx.peer_trusted = request::is_trusted(ctx.peer, &app.config.trusted_proxies);
+        let req = session.req_header();
+        ctx.request_id = request_id(req.headers.get("x-request-id"));
+        let path = req.uri.path();
+        if !routes::path_is_acceptable(path) {
+            return self.reply(session, ctx, Error::BadPath.into()).await;
+        }
+        ctx.route = routes::classify(req.method.as_str(), path);
+        if ctx.route != Route::Proxy {
+            let reply = self.answer_auth_route(session, ctx).await;
+            return self.reply(session, ctx, reply).await;
+        }
+        if routes::is_public(path, &app.config.public_paths) {
+            return Ok(false);
+        }
+        let creds = Credentials::from_headers(&req.headers, &app.cookies);
+        match auth::authenticate(app, &creds, handlers::now()).await {
+            Ok(identity) => {
+                ctx.identity = Some(identity);
+                Ok(false)
+            }
+            Err(e) => self.reply(session, ctx, e.into()).await,
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut Ctx,
+    ) -> pingora::Result<Box<HttpPeer>> {
+        let up = &self.app.config.upstream;
+        let mut peer = HttpPeer::new(self.app.upstream_addr, up.tls, up.host.clone());
+        let timeout = self.app.config.upstream_timeout;
+        peer.options.connection_timeout = Some(timeout.min(Duration::from_secs(10)));
+        peer.options.read_timeout = Some(timeout);
+        peer.options.write_timeout = Some(timeout);
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        let app = &self.app;
+        // Identity headers belong to the gateway: whatever the client sent under any spelling
+        // goes, then ours are set.
+        let spoofed: Vec<http::HeaderName> = upstream
+            .headers
+            .keys()
+            .filter(|name| is_identity_header(name.as_str()))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            upstream.remove_header(&name);
+        }
+        if upstream.headers.contains_key("cookie") {
+            let kept = crate::cookies::without_ours(
+                upstream
+                    .headers
+                    .get_all("cookie")
+                    .iter()
+                    .map(|v| v.as_bytes()),
+                &app.cookies,
+            );
+            upstream.remove_header("cookie");
+            if let Some(kept) = kept {
+                upstream.insert_header("cookie", kept)?;
+            }
+        }
+        if auth::bearer(&upstream.headers).is_some_and(|t| app.keys.is_ours(t)) {
+            upstream.remove_header("authorization");
+        }
+        if let Some(id) = &ctx.identity {
+            upstream.insert_header(USER_ID, id.user_id.to_string())?;
+            upstream.insert_header(USER, id.username.as_ref())?;
+            upstream.insert_header(SESSION_ID, id.session_id.to_string())?;
+        }
+        if let Some(peer) = ctx.peer {
+            // Appended as nginx does; upstreams should read it from the right.
+            let xff = match upstream
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+            {
+                Some(prev) if !prev.trim().is_empty() => format!("{prev}, {peer}"),
+                _ => peer.to_string(),
+            };
+            upstream.insert_header("x-forwarded-for", xff)?;
+        }
+        let trusted_proto = ctx
+            .peer_trusted
+            .then(|| header_str(upstream, "x-forwarded-proto"))
+            .flatten();
+        let proto = match trusted_proto.as_deref() {
+            Some("https") => "https",
+            Some("http") => "http",
+            _ => "http",
+        };
+        upstream.insert_header("x-forwarded-proto", proto)?;
+        let host = ctx
+            .peer_trusted
+            .then(|| header_str(upstream, "x-forwarded-host"))
+            .flatten()
+            .or_else(|| header_str(upstream, "host"))
+            .or_else(|| session.req_header().uri.authority().map(|a| a.to_string()));
+        match host {
+            Some(h) => upstream.insert_header("x-forwarded-host", h)?,
+            None => {
+                upstream.remove_header("x-forwarded-host");
+            }
+        }
+        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut pingora::http::ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &PError, ctx: &mut Ctx) -> FailToProxy {
+        let error = match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                Some(Error::GatewayTimeout)
+            }
+            _ if matches!(e.esource(), pingora::ErrorSource::Upstream) => Some(Error::BadGateway),
+            ErrorType::HTTPStatus(code) if (400..500).contains(code) => {
+                Some(Error::Malformed("The request could not be read.".into()))
+            }
+            // The client went away or sent garbage: nothing useful to answer.
+            _ if matches!(e.esource(), pingora::ErrorSource::Downstream) => None,
+            _ => Some(Error::Internal(e.to_string())),
+        };
+        let code = match error {
+            Some(err) if session.response_written().is_none() => {
+                let reply = Reply::error(&err);
+                let status = reply.status;
+                if let Err(we) = respond::write(session, reply, &ctx.request_id).await {
+                    tracing::debug!(error = %we, "could not write error response");
+                }
+                status
+            }
+            _ => 0,
+        };
+        if code == 502 || code == 504 {
+            tracing::warn!(error = %e, request_id = %ctx.request_id, "upstream failed");
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&PError>, ctx: &mut Ctx) {
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let elapsed = ctx.started.elapsed();
+        self.app
+            .metrics
+            .request(ctx.route.class(), status, elapsed.as_secs_f64());
+        tracing::info!(
+            target: "access",
+            method = %session.req_header().method,
+            route = ctx.route.class(),
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            user_id = ctx.identity.as_ref().map(|i| i.user_id.to_string()),
+            session_id = ctx.identity.as_ref().map(|i| i.session_id.to_string()),
+            request_id = %ctx.request_id,
+        );
+    }
+}
+
+impl Gateway {
+    /// Writes one of the gateway's own replies; `Ok(true)` tells Pingora the response is done.
+    async fn reply(&self, session: &mut Session, ctx: &Ctx, reply: Reply) -> pingora::Result<bool> {
+        if reply.status == 413 {
+            // The rest of an oversized body is not worth reading.
+            session.set_keepalive(None);
+        }
+        respond::write(session, reply, &ctx.request_id).await?;
+        Ok(true)
+    }
+
+    async fn answer_auth_route(&self, session: &mut Session, ctx: &Ctx) -> Reply {
+        let app = &self.app;
+        let body = match read_body(session).await {
+            Ok(b) => b,
+            Err(e) => return e.into(),
+        };
+        let req = session.req_header();
+        let meta = RequestMeta {
+            method: req.method.clone(),
+            path: req.uri.path().to_string(),
+            query: req.uri.query().map(str::to_string),
+            headers: req.headers.clone(),
+            peer: ctx.peer,
+            peer_trusted: ctx.peer_trusted,
+            client_ip: request::client_ip(ctx.peer, &req.headers, &app.config.trusted_proxies),
+        };
+        let request = Request {
+            meta: &meta,
+            body: &body,
+            now: handlers::now(),
+        };
+        handlers::handle(app, &ctx.route, &request)
+            .await
+            .unwrap_or_else(Reply::from)
+    }
+}
+
+async fn read_body(session: &mut Session) -> Result<Vec<u8>, Error> {
+    let declared = session
+        .req_header()
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(Error::PayloadTooLarge);
+    }
+    let mut body = Vec::new();
+    loop {
+        match session.read_request_body().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY {
+                    return Err(Error::PayloadTooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(_) => {
+                return Err(Error::Malformed(
+                    "The request body could not be read.".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn header_str(req: &RequestHeader, name: &str) -> Option<String> {
+    req.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// A client-sent request id is kept when it is short and plain; otherwise a new one is made.
+fn request_id(sent: Option<&http::HeaderValue>) -> String {
+    match sent.and_then(|v| v.to_str().ok()) {
+        Some(s)
+            if !s.is_empty()
+                && s.len() <= 128
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
+        {
+            s.to_string()
+        }
+        _ => Uuid::new_v4().to_string(),
+    }
+}
+
+/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
+/// header name.
+pub fn is_identity_header(name: &str) -> bool {
+    const NAMES: [&str; 3] = [USER_ID, USER, SESSION_ID];
+    NAMES.iter().any(|n| {
+        n.len() == name.len()
+            && n.bytes().zip(name.bytes()).all(|(a, b)| {
+                let b = match b.to_ascii_lowercase() {
+                    b'_' | b'.' => b'-',
+                    other => other,
+                };
+                a == b
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_are_recognised_in_every_spelling() {
+        for name in [
+            "X-Auth-User",
+            "x_auth_user",
+            "X.Auth.User-Id",
+            "x-auth-session_id",
+        ] {
+            assert!(is_identity_header(name), "{name}");
+        }
+        for name in ["x-auth-users", "x-auth", "x-forwarded-user"] {
+            assert!(!is_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_kept_only_when_plain() {
+        let ok = http::HeaderValue::from_static("abc-123");
+        assert_eq!(request_id(Some(&ok)), "abc-123");
+        let bad = http::HeaderValue::from_static("abc 123<script>");
+        assert_ne!(request_id(Some(&bad)), "abc 123<script>");
+    }
+}

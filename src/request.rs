@@ -1,0 +1,105 @@
+//! What the gateway needs from a request, copied out of Pingora's session so the domain code
+//! never sees Pingora types: method, path, headers, and who the client is.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use ipnet::IpNet;
+
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub method: http::Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    /// The socket peer.
+    pub peer: Option<IpAddr>,
+    /// Whether the peer is a trusted proxy, whose `X-Forwarded-*` headers are believed.
+    pub peer_trusted: bool,
+    /// The client: the peer, or what a trusted proxy says in `X-Forwarded-For`.
+    pub client_ip: Option<IpAddr>,
+}
+
+impl RequestMeta {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+pub fn is_trusted(ip: Option<IpAddr>, trusted: &[IpNet]) -> bool {
+    ip.is_some_and(|ip| trusted.iter().any(|n| n.contains(&canonical(ip))))
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The client address: the socket peer, unless the peer is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer.map(canonical);
+    if !is_trusted(peer, trusted) {
+        return peer;
+    }
+    let mut chain: Vec<IpAddr> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(s) = value.to_str() else { return peer };
+        for part in s.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => chain.push(canonical(ip)),
+                // A malformed chain is not believed at all.
+                Err(_) => return peer,
+            }
+        }
+    }
+    for ip in chain.iter().rev() {
+        if !is_trusted(Some(*ip), trusted) {
+            return Some(*ip);
+        }
+    }
+    chain.first().copied().or(peer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trusted() -> Vec<IpNet> {
+        vec![
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ]
+    }
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", xff.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_claims() {
+        let peer = Some("203.0.113.9".parse().unwrap());
+        assert_eq!(client_ip(peer, &headers("1.2.3.4"), &trusted()), peer);
+    }
+
+    #[test]
+    fn a_trusted_peer_is_believed_up_to_the_first_untrusted_hop() {
+        let peer = Some("127.0.0.1".parse().unwrap());
+        let got = client_ip(
+            peer,
+            &headers("6.6.6.6, 198.51.100.7, 10.1.1.1"),
+            &trusted(),
+        );
+        assert_eq!(got, Some("198.51.100.7".parse().unwrap()));
+    }
+
+    #[test]
+    fn a_garbled_chain_falls_back_to_the_peer() {
+        let peer = Some("127.0.0.1".parse().unwrap());
+        assert_eq!(client_ip(peer, &headers("nonsense"), &trusted()), peer);
+    }
+}

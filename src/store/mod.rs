@@ -1,0 +1,200 @@
+//! Storage: the PostgreSQL pool, database creation and migrations. Queries live beside it in
+//! `users.rs` and `sessions.rs`; nothing outside `store/` writes SQL.
+
+pub mod sessions;
+pub mod users;
+
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
+use tokio_postgres::NoTls;
+
+use crate::metrics::Metrics;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+/// Why a storage call failed, as the HTTP layer needs to know it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or did not answer in time: 503, retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database answered with an error the code did not expect: a bug, 500.
+    #[error("database error: {0}")]
+    Query(String),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            // Timeouts and shutdowns come back as database errors but mean "unavailable".
+            Some(db)
+                if db.code() == &tokio_postgres::error::SqlState::QUERY_CANCELED
+                    || db.code().code().starts_with("57")
+                    || db.code().code().starts_with("08") =>
+            {
+                StoreError::Unavailable(db.message().to_string())
+            }
+            Some(db) => StoreError::Query(format!("{}: {}", db.code().code(), db.message())),
+            None => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        match e {
+            deadpool_postgres::PoolError::Backend(e) => e.into(),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The database name in a `postgres://` URL.
+pub fn database_name(url: &str) -> Option<String> {
+    let cfg: tokio_postgres::Config = url.parse().ok()?;
+    cfg.get_dbname()
+        .filter(|d| !d.is_empty())
+        .map(str::to_string)
+}
+
+/// The URL with any password replaced, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    let mut cfg: tokio_postgres::Config = url
+        .parse()
+        .map_err(|e| StoreError::Query(format!("bad database url: {e}")))?;
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(3));
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("gatehouse");
+    }
+    Ok(cfg)
+}
+
+async fn connect(cfg: &tokio_postgres::Config) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "setup connection closed");
+        }
+    });
+    Ok(client)
+}
+
+/// Creates the database named in `url` if it does not exist yet.
+pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
+    let cfg = pg_config(url)?;
+    let name = database_name(url).ok_or_else(|| StoreError::Query("no database name".into()))?;
+    match connect(&cfg).await {
+        Ok(_) => return Ok(()),
+        Err(StoreError::Query(msg)) if msg.starts_with("3D000") => {}
+        Err(e) => return Err(e),
+    }
+    let mut admin = cfg.clone();
+    admin.dbname("postgres");
+    let client = connect(&admin).await?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client
+        .batch_execute(&format!("CREATE DATABASE {quoted}"))
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(database = %name, "created database");
+            Ok(())
+        }
+        // Another instance created it first.
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Applies pending migrations over a connection of its own.
+pub async fn migrate(url: &str) -> Result<usize, StoreError> {
+    let cfg = pg_config(url)?;
+    let mut client = connect(&cfg).await?;
+    let report = embedded::migrations::runner()
+        .set_grouped(true)
+        .run_async(&mut client)
+        .await
+        .map_err(|e| StoreError::Query(format!("migration failed: {e}")))?;
+    Ok(report.applied_migrations().len())
+}
+
+/// The highest migration this binary knows; `/readyz` compares the database with it.
+pub fn latest_migration() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The pool every request shares. Connections open lazily, on the runtime that first needs one.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    metrics: Metrics,
+}
+
+impl Db {
+    pub fn new(url: &str, metrics: Metrics) -> Result<Self, StoreError> {
+        let mut cfg = pg_config(url)?;
+        // A stuck query must not pin a request: the gateway answers 503 instead.
+        cfg.options("-c statement_timeout=5000 -c idle_in_transaction_session_timeout=10000");
+        let manager = Manager::from_config(
+            cfg,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(Runtime::Tokio1)
+            .timeouts(Timeouts {
+                wait: Some(Duration::from_secs(3)),
+                create: Some(Duration::from_secs(3)),
+                recycle: Some(Duration::from_secs(2)),
+            })
+            .build()
+            .map_err(|e| StoreError::Query(e.to_string()))?;
+        Ok(Self { pool, metrics })
+    }
+
+    /// A pooled connection, counted as one query of `kind` in the metrics.
+    pub async fn conn(&self, kind: &'static str) -> Result<deadpool_postgres::Object, StoreError> {
+        self.metrics.db_query(kind);
+        Ok(self.pool.get().await?)
+    }
+
+    /// Whether the database answers and has every migration this binary knows.
+    pub async fn ready(&self) -> bool {
+        let Ok(client) = self.conn("ready").await else {
+            return false;
+        };
+        let row = client
+            .query_opt(
+                "SELECT max(version)::bigint FROM refinery_schema_history",
+                &[],
+            )
+            .await;
+        matches!(row, Ok(Some(r)) if r.get::<_, Option<i64>>(0) >= Some(latest_migration()))
+    }
+}
