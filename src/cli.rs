@@ -29,7 +29,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create the database if needed, apply migrations, and serve (the default).
-    Serve,
+    Serve {
+        /// Also run the demo echo upstream on GATEHOUSE_UPSTREAM's address, so a fresh machine
+        /// has something behind the gateway.
+        #[arg(long)]
+        demo_upstream: bool,
+    },
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
     /// Manage users.
@@ -146,8 +151,10 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref())?;
     init_logging(&config);
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config),
+    match cli.command.unwrap_or(Command::Serve {
+        demo_upstream: false,
+    }) {
+        Command::Serve { demo_upstream } => serve(config, demo_upstream),
         Command::Migrate => prepare_database(&config),
         Command::Config(ConfigCommand::Check) => {
             println!("configuration is valid");
@@ -161,7 +168,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn serve(config: Config) -> Result<(), Failure> {
+fn serve(config: Config, demo_upstream: bool) -> Result<(), Failure> {
     if config.jwt_secret_generated {
         tracing::warn!(
             "GATEHOUSE_JWT_SECRET is not set: using a random key, so tokens die with this \
@@ -169,6 +176,13 @@ fn serve(config: Config) -> Result<(), Failure> {
         );
     }
     prepare_database(&config)?;
+    if demo_upstream {
+        let addr = config::resolve_upstream(&config.upstream)?;
+        let bound = crate::demo::spawn(addr).map_err(|e| {
+            Failure::new(1, format!("cannot start the demo upstream on {addr}: {e}"))
+        })?;
+        tracing::info!(%bound, "demo upstream listening");
+    }
     let listen = config.listen;
     let admin = config.admin_listen;
     let upstream = config.upstream.authority();

@@ -797,4 +797,35 @@ mod tests {
         let c = validate(&[("GATEHOUSE_JWT_SECRET", "0123456789abcdef0123456789abcdef!")]).unwrap();
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
     }
+
+    #[test]
+    fn the_readme_documents_every_setting() {
+        let readme = include_str!("../README.md");
+        for s in SETTINGS {
+            assert!(
+                readme.contains(&format!("| `{}` | `{}` |", s.env, s.key)),
+                "{}",
+                s.env
+            );
+        }
+    }
+
+    #[test]
+    fn the_example_file_lists_every_setting_and_is_valid_uncommented() {
+        let example = include_str!("../config/gatehouse.toml");
+        let mut uncommented = String::new();
+        for s in SETTINGS {
+            let line = example
+                .lines()
+                .find(|l| l.starts_with(&format!("# {} = ", s.key)))
+                .unwrap_or_else(|| panic!("config/gatehouse.toml lacks {}", s.key));
+            let value = line.trim_start_matches("# ");
+            let value = value.split("   #").next().unwrap_or(value);
+            uncommented.push_str(value);
+            uncommented.push('\n');
+        }
+        let mut raw = RawConfig::default();
+        raw.apply_toml(&uncommented).unwrap();
+        raw.validate().unwrap();
+    }
 }

@@ -20,8 +20,9 @@ pub mod routes;
 pub mod store;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
@@ -48,6 +49,7 @@ pub struct App {
     pub metrics: Metrics,
     pub upstream_addr: SocketAddr,
     draining: AtomicBool,
+    in_flight: AtomicUsize,
 }
 
 impl App {
@@ -55,6 +57,25 @@ impl App {
         self.draining.load(Ordering::Relaxed)
     }
 }
+
+/// Counts a request as in flight for as long as it lives; shutdown waits for the count to drop.
+pub struct InFlight(Arc<App>);
+
+impl InFlight {
+    pub fn new(app: &Arc<App>) -> Self {
+        app.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(app.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How long shutdown waits for in-flight requests before cutting them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -93,14 +114,16 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
         metrics,
         upstream_addr,
         draining: AtomicBool::new(false),
+        in_flight: AtomicUsize::new(0),
         config,
     });
 
     let conf = ServerConf {
         threads: app.config.threads,
-        // In-flight requests get this long to finish after SIGTERM/SIGINT.
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(10),
+        // Draining happens before Pingora is told to stop (see `Signals`); this second covers
+        // requests that arrived while the listeners were closing.
+        grace_period_seconds: Some(1),
+        graceful_shutdown_timeout_seconds: Some(5),
         upstream_keepalive_pool_size: 256,
         ..ServerConf::default()
     };
@@ -131,7 +154,8 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
     Ok((server, app))
 }
 
-/// SIGTERM and SIGINT both drain: `/readyz` turns false, then in-flight requests finish.
+/// SIGTERM and SIGINT both drain: `/readyz` turns false, in-flight requests finish (up to
+/// `DRAIN_LIMIT`), then Pingora closes the listeners and exits.
 struct Signals {
     app: Arc<App>,
 }
@@ -152,6 +176,10 @@ impl ShutdownSignalWatch for Signals {
         }
         tracing::info!("shutting down: draining in-flight requests");
         self.app.draining.store(true, Ordering::Relaxed);
+        let deadline = Instant::now() + DRAIN_LIMIT;
+        while self.app.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         ShutdownSignal::GracefulTerminate
     }
 }

@@ -20,7 +20,7 @@ use crate::forward::{SESSION_ID, USER, USER_ID};
 use crate::request::{self, RequestMeta};
 use crate::respond::{self, Reply};
 use crate::routes::{self, Route};
-use crate::App;
+use crate::{App, InFlight};
 
 pub struct Gateway {
     app: Arc<App>,
@@ -40,6 +40,7 @@ pub struct Ctx {
     identity: Option<Identity>,
     peer: Option<std::net::IpAddr>,
     peer_trusted: bool,
+    _in_flight: InFlight,
 }
 
 #[async_trait]
@@ -54,6 +55,7 @@ impl ProxyHttp for Gateway {
             identity: None,
             peer: None,
             peer_trusted: false,
+            _in_flight: InFlight::new(&self.app),
         }
     }
 
@@ -206,6 +208,8 @@ impl ProxyHttp for Gateway {
         };
         let code = match error {
             Some(err) if session.response_written().is_none() => {
+                // The connection is not reused after a failure; say so in the response.
+                session.set_keepalive(None);
                 let reply = Reply::error(&err);
                 let status = reply.status;
                 if let Err(we) = respond::write(session, reply, &ctx.request_id).await {

@@ -1,0 +1,101 @@
+//! The process: bad configuration, an unreachable database, readiness and shutdown.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let dir = std::env::temp_dir().join(format!("gh-cfg-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.current_dir(&dir).env_clear().args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_configuration_exits_2_with_one_line_naming_the_key() {
+    for (key, value) in [
+        ("GATEHOUSE_ACCESS_TTL", "15x"),
+        ("GATEHOUSE_JWT_SECRET", "too-short"),
+        ("GATEHOUSE_BCRYPT_COST", "99"),
+        ("GATEHOUSE_LISTEN", "nowhere"),
+        ("GATEHOUSE_REGISTRATION", "maybe"),
+        ("GATEHOUSE_COOKIE_SECURE", "sometimes"),
+        ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/99"),
+        ("GATEHOUSE_UPSTREAM", "ftp://x:1"),
+        ("DATABASE_URL", "mysql://nope"),
+    ] {
+        let (code, stderr) = run(&[(key, value)], &[]);
+        assert_eq!(code, 2, "{key}={value}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{key}: {stderr}");
+        assert!(stderr.contains(key), "{key}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_exits_2() {
+    let path = std::env::temp_dir().join(format!("gh-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, "acess_ttl = \"15m\"\n").unwrap();
+    let (code, stderr) = run(
+        &[],
+        &["--config", path.to_str().unwrap(), "config", "check"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("acess_ttl"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_is_one_clear_line() {
+    let port = free_port();
+    let url = format!("postgres://postgres@127.0.0.1:{port}/gatehouse");
+    let (code, stderr) = run(
+        &[("DATABASE_URL", &url), ("GATEHOUSE_LOG", "off")],
+        &["migrate"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot reach PostgreSQL") && stderr.contains(&url),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_0() {
+    let mut gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    // A request in flight when the signal arrives still completes.
+    let slow = {
+        let http = gw.http.clone();
+        let url = gw.url("/slow?sleep_ms=1500");
+        let cookie = jar.header();
+        tokio::spawn(async move { send(http.get(url).header("cookie", cookie)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let code = tokio::task::spawn_blocking(move || gw.terminate())
+        .await
+        .unwrap();
+    assert_eq!(slow.await.unwrap().status, 200);
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn the_database_is_created_and_migrated_on_start() {
+    let gw = Gateway::start().await;
+    let applied: i64 = gw
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(applied >= 1);
+}

@@ -1,0 +1,236 @@
+//! The proxy path: what reaches the upstream, public prefixes, upstream and database failures,
+//! and the first forward-auth endpoint.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn identity_headers_from_clients_never_reach_the_upstream() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let r = send(
+        gw.req("GET", "/app")
+            .with(&jar)
+            .header("X-Auth-User", "mallory")
+            .header("x_auth_user", "mallory")
+            .header("X.Auth.User-Id", "00000000-0000-0000-0000-000000000000")
+            .header("x-auth-session_id", "forged"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.echoed("x-auth-user"), vec!["alice"]);
+    assert_eq!(r.echoed("x-auth-user-id").len(), 1);
+    assert_eq!(
+        r.echoed("x-auth-session-id"),
+        vec![claims_of(jar.access())["sid"].as_str().unwrap()]
+    );
+    let names = r.echoed_names();
+    for spoof in ["x_auth_user", "x.auth.user-id", "x-auth-session_id"] {
+        assert!(
+            !names.contains(&spoof.to_string()),
+            "{spoof} reached the upstream"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_gateways_cookies_and_bearer_tokens_are_not_forwarded_but_others_are() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let r = send(
+        gw.req("GET", "/app")
+            .header("cookie", format!("theme=dark; {}; lang=en", jar.header())),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.echoed("cookie"), vec!["theme=dark; lang=en"]);
+    let r = send(gw.req("GET", "/app").bearer_auth(jar.access())).await;
+    assert!(r.echoed("authorization").is_empty());
+    let r = send(
+        gw.req("GET", "/app")
+            .with(&jar)
+            .header("authorization", "Basic dXNlcjpwYXNz"),
+    )
+    .await;
+    assert_eq!(r.echoed("authorization"), vec!["Basic dXNlcjpwYXNz"]);
+    let r = send(gw.req("GET", "/app").with(&jar)).await;
+    assert!(r.echoed("cookie").is_empty());
+}
+
+#[tokio::test]
+async fn forwarding_headers_are_set() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let r = send(
+        gw.req("GET", "/app?x=1")
+            .with(&jar)
+            .header("x-forwarded-for", "198.51.100.1")
+            .header("x-request-id", "req-42"),
+    )
+    .await;
+    assert_eq!(r.json()["path"], "/app?x=1");
+    assert_eq!(r.echoed("x-forwarded-for"), vec!["198.51.100.1, 127.0.0.1"]);
+    assert_eq!(r.echoed("x-forwarded-proto"), vec!["http"]);
+    assert_eq!(
+        r.echoed("x-forwarded-host"),
+        vec![gw.base.trim_start_matches("http://")]
+    );
+    assert_eq!(r.echoed("x-request-id"), vec!["req-42"]);
+    assert_eq!(r.header("x-request-id"), Some("req-42"));
+    let r = send(gw.req("GET", "/app").with(&jar)).await;
+    let generated = r.echoed("x-request-id");
+    assert_eq!(generated.len(), 1);
+    assert!(uuid::Uuid::parse_str(&generated[0]).is_ok());
+}
+
+#[tokio::test]
+async fn public_prefixes_match_whole_segments() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public,/assets/")]).await;
+    for path in ["/public", "/public/x", "/assets/app.css"] {
+        let r = send(gw.req("GET", path).header("x-auth-user", "mallory")).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(
+            r.echoed("x-auth-user").is_empty(),
+            "spoofed identity on a public path"
+        );
+    }
+    for path in ["/publicity", "/assetsx", "/Public"] {
+        assert_eq!(send(gw.req("GET", path)).await.status, 401, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_json() {
+    let gw = Gateway::start().await;
+    let r = send(gw.req("GET", "/app")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.error(), "unauthorized");
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/json"));
+    let r = send(gw.req("POST", "/app").body("x")).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn a_down_upstream_is_502_but_unauthenticated_requests_still_get_401() {
+    let dead: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let gw = Gateway::start_with(Options {
+        upstream: Some(dead),
+        ..Default::default()
+    })
+    .await;
+    let jar = gw.signup("alice").await;
+    let r = gw.get("/app", &jar).await;
+    assert_eq!((r.status, r.error().as_str()), (502, "bad_gateway"));
+    assert_eq!(send(gw.req("GET", "/app")).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_silent_upstream_is_504() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_UPSTREAM_TIMEOUT", "1s")]).await;
+    let jar = gw.signup("alice").await;
+    let r = gw.get("/slow?sleep_ms=3000", &jar).await;
+    assert_eq!((r.status, r.error().as_str()), (504, "gateway_timeout"));
+}
+
+#[tokio::test]
+async fn a_session_not_in_memory_with_the_database_down_is_503_and_not_forwarded() {
+    let gw = Gateway::start_with(Options {
+        relay: true,
+        ..Default::default()
+    })
+    .await;
+    let jar = gw.signup("alice").await;
+    gw.relay().cut();
+    let r = gw.get("/app", &jar).await;
+    assert_eq!((r.status, r.error().as_str()), (503, "unavailable"));
+    assert!(r.cookies().is_empty());
+    gw.relay().restore();
+    let mut status = 0;
+    for _ in 0..50 {
+        status = gw.get("/app", &jar).await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "recovers without a restart");
+}
+
+#[tokio::test]
+async fn an_authenticated_request_is_served_from_memory() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_CACHE_TTL", "60s")]).await;
+    let jar = gw.signup("alice").await;
+    assert_eq!(gw.get("/app", &jar).await.status, 200);
+    let before = gw.metric("gatehouse_db_queries_total").await;
+    for _ in 0..50 {
+        assert_eq!(gw.get("/app", &jar).await.status, 200);
+    }
+    assert_eq!(gw.metric("gatehouse_db_queries_total").await, before);
+}
+
+#[tokio::test]
+async fn verify_answers_200_with_identity_headers_or_401() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public")]).await;
+    let jar = gw.signup("alice").await;
+    let r = gw.get("/auth/verify", &jar).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("x-auth-user"), Some("alice"));
+    assert_eq!(
+        r.header("x-auth-session-id"),
+        claims_of(jar.access())["sid"].as_str()
+    );
+    assert!(r.header("x-auth-user-id").is_some());
+    assert_eq!(gw.get("/auth/verify", &Jar::default()).await.status, 401);
+    let r = send(
+        gw.req("GET", "/auth/verify")
+            .header("x-original-uri", "/public/page"),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-auth-user"), Some(""));
+}
+
+#[tokio::test]
+async fn bad_paths_are_refused_before_anything_else() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    // Sent raw: HTTP clients would normalise these paths before sending.
+    for path in [
+        "/a/%2e%2e/b",
+        "/a/../b",
+        "/./a",
+        "/a%2Fb",
+        "/a%5Cb",
+        "/a\\b",
+        "/a%00",
+        "/a%zz",
+        "/public/%2e%2e/x",
+    ] {
+        let (status, body) = raw(
+            &gw,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nConnection: close\r\n\r\n",
+                jar.header()
+            ),
+        )
+        .await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("\"bad_path\""), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_admin_routes_are_not_on_the_public_listener() {
+    let gw = Gateway::start().await;
+    let r = send(gw.req("GET", "/metrics")).await;
+    assert_eq!(r.status, 401);
+    let r = send(gw.http.get(format!("{}/readyz", gw.admin))).await;
+    assert_eq!(r.status, 200);
+    let r = send(gw.http.get(format!("{}/metrics", gw.admin))).await;
+    assert!(r.text().contains("gatehouse_requests_total"));
+}
