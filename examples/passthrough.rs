@@ -1,0 +1,48 @@
+//! The benchmark baseline: a plain Pingora proxy with no authentication, configured like
+//! gatehouse (same threads, same keep-alive pool), forwarding everything to one upstream.
+//!
+//! `cargo run --release --example passthrough -- LISTEN UPSTREAM [THREADS]`
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::prelude::*;
+use pingora::server::configuration::ServerConf;
+
+struct Passthrough {
+    upstream: SocketAddr,
+}
+
+#[async_trait]
+impl ProxyHttp for Passthrough {
+    type CTX = ();
+
+    fn new_ctx(&self) {}
+
+    async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
+        let mut peer = HttpPeer::new(self.upstream, false, String::new());
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Ok(Box::new(peer))
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
+        eprintln!("usage: passthrough LISTEN UPSTREAM [THREADS]");
+        std::process::exit(2);
+    };
+    let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
+    let Ok(upstream) = upstream.parse() else {
+        eprintln!("UPSTREAM must be ip:port");
+        std::process::exit(2);
+    };
+    let conf = ServerConf { threads, upstream_keepalive_pool_size: 256, ..ServerConf::default() };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+    let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream });
+    proxy.add_tcp(&listen);
+    server.add_service(proxy);
+    server.run_forever();
+}
