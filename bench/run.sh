@@ -75,7 +75,8 @@ run() { # name url [cookie]
 
 echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(uname -m)), gatehouse threads $GW_THREADS"
 run upstream "http://$UP/bench"
-run passthrough "http://$PT/bench"
+# The same request (cookie included) so both proxies move the same bytes.
+run passthrough "http://$PT/bench" "$cookie"
 queries_before=$(curl -fs "http://$ADMIN/metrics" | awk '/^gatehouse_db_queries_total/ {s+=$2} END {print s+0}')
 run gatehouse_proxy "http://$GW/bench" "$cookie"
 queries_after=$(curl -fs "http://$ADMIN/metrics" | awk '/^gatehouse_db_queries_total/ {s+=$2} END {print s+0}')

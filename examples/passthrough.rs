@@ -38,7 +38,11 @@ fn main() {
         eprintln!("UPSTREAM must be ip:port");
         std::process::exit(2);
     };
-    let conf = ServerConf { threads, upstream_keepalive_pool_size: 256, ..ServerConf::default() };
+    let conf = ServerConf {
+        threads,
+        upstream_keepalive_pool_size: 256,
+        ..ServerConf::default()
+    };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream });

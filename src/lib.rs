@@ -42,6 +42,7 @@ use store::Db;
 pub struct App {
     pub config: Config,
     pub keys: Keys,
+    pub verified: auth::VerifiedTokens,
     pub hasher: Hasher,
     pub db: Db,
     pub sessions: Sessions,
@@ -107,6 +108,7 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
         .map_err(|e| StartError::Other(e.to_string()))?;
     let app = Arc::new(App {
         keys: Keys::new(&config.jwt_secret.0),
+        verified: auth::VerifiedTokens::new(config.access_ttl),
         cookies: CookieNames::new(&config),
         hasher,
         db: db.clone(),

@@ -23,6 +23,8 @@ pub struct Identity {
     pub user_id: Uuid,
     pub username: Arc<str>,
     pub session_id: Uuid,
+    /// The identity headers' values, ready to forward.
+    pub header_values: [http::HeaderValue; 3],
 }
 
 /// The credentials a request carries, borrowed from its headers.
@@ -72,9 +74,9 @@ pub async fn authenticate(
 ) -> Result<Identity, Error> {
     let token = creds.access().ok_or(Error::Unauthorized)?;
     let claims = app
-        .keys
-        .verify(token, Kind::Access, now.unix_timestamp())
-        .map_err(|_| Error::Unauthorized)?;
+        .verified
+        .access(&app.keys, token, now.unix_timestamp())
+        .ok_or(Error::Unauthorized)?;
     let active = app
         .sessions
         .lookup(claims.sid, now)
@@ -87,7 +89,51 @@ pub async fn authenticate(
         user_id: active.user_id,
         username: active.username.clone(),
         session_id: claims.sid,
+        header_values: active.header_values.clone(),
     })
+}
+
+/// What a verified access token says; all the hot path needs of it.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessClaims {
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub exp: i64,
+}
+
+/// Access tokens whose signature and claims were already verified, keyed by the whole token,
+/// so a client's repeated requests skip the HMAC and JSON work. Expiry is still checked on
+/// every hit, and the session behind the token on every request.
+pub struct VerifiedTokens {
+    cache: moka::sync::Cache<String, AccessClaims>,
+}
+
+impl VerifiedTokens {
+    pub fn new(access_ttl: std::time::Duration) -> Self {
+        let leeway = std::time::Duration::from_secs(tokens::LEEWAY_SECS.unsigned_abs());
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(access_ttl + leeway)
+            .build();
+        Self { cache }
+    }
+
+    pub fn access(&self, keys: &tokens::Keys, token: &str, now: i64) -> Option<AccessClaims> {
+        if let Some(c) = self.cache.get(token) {
+            return (c.exp > now - tokens::LEEWAY_SECS).then_some(c);
+        }
+        let c = keys.verify(token, Kind::Access, now).ok()?;
+        let claims = AccessClaims {
+            sub: c.sub,
+            sid: c.sid,
+            exp: c.exp,
+        };
+        // A token with an `nbf` is not remembered: its start must be checked again.
+        if c.nbf.is_none() {
+            self.cache.insert(token.to_owned(), claims);
+        }
+        Some(claims)
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use http::HeaderValue;
 use moka::future::Cache;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -22,6 +23,9 @@ use crate::metrics::Metrics;
 pub struct Active {
     pub user_id: Uuid,
     pub username: Arc<str>,
+    /// `X-Auth-User-Id`, `X-Auth-User`, `X-Auth-Session-Id`, built once per load so forwarding
+    /// a request only bumps reference counts.
+    pub header_values: [HeaderValue; 3],
     pub expires_at: i64,
     /// Unix seconds of the last `last_seen_at` write we asked for; also drives the idle timeout.
     last_seen: AtomicI64,
@@ -33,6 +37,18 @@ enum Cached {
     /// Revoked, unknown or belonging to a disabled user. Cached too, so a flood of requests
     /// with a dead token does not reach the database.
     Gone,
+}
+
+fn identity_headers(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
+    let uuid = |u: Uuid| {
+        let mut buf = [0u8; 36];
+        HeaderValue::from_bytes(u.hyphenated().encode_lower(&mut buf).as_bytes())
+            .unwrap_or(HeaderValue::from_static(""))
+    };
+    // Usernames are letters, digits and `._-@`; non-ASCII letters travel as UTF-8 bytes,
+    // which header values allow.
+    let name = HeaderValue::from_bytes(username.as_bytes()).unwrap_or(HeaderValue::from_static(""));
+    [uuid(user_id), name, uuid(sid)]
 }
 
 /// A session as the listing routes show it.
@@ -241,6 +257,7 @@ impl Sessions {
             Some(r) => Cached::Active(Arc::new(Active {
                 user_id: r.get(0),
                 username: Arc::from(r.get::<_, String>(1)),
+                header_values: identity_headers(r.get(0), &r.get::<_, String>(1), sid),
                 expires_at: r.get::<_, OffsetDateTime>(2).unix_timestamp(),
                 last_seen: AtomicI64::new(r.get::<_, OffsetDateTime>(3).unix_timestamp()),
             })),
