@@ -2,6 +2,7 @@
 //! `/auth` route or authenticate and forward upstream with identity headers. Read top to bottom,
 //! this is where every request goes.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,11 +37,17 @@ impl Gateway {
 pub struct Ctx {
     route: Route,
     started: Instant,
-    request_id: String,
+    request_id: http::HeaderValue,
     identity: Option<Identity>,
     peer: Option<std::net::IpAddr>,
     peer_trusted: bool,
     _in_flight: InFlight,
+}
+
+impl Ctx {
+    fn rid(&self) -> &str {
+        self.request_id.to_str().unwrap_or_default()
+    }
 }
 
 #[async_trait]
@@ -51,7 +58,7 @@ impl ProxyHttp for Gateway {
         Ctx {
             route: Route::Proxy,
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: http::HeaderValue::from_static(""),
             identity: None,
             peer: None,
             peer_trusted: false,
@@ -148,39 +155,42 @@ impl ProxyHttp for Gateway {
         }
         if let Some(peer) = ctx.peer {
             // Appended as nginx does; upstreams should read it from the right.
-            let xff = match upstream
+            let mut xff = String::with_capacity(64);
+            if let Some(prev) = upstream
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
             {
-                Some(prev) if !prev.trim().is_empty() => format!("{prev}, {peer}"),
-                _ => peer.to_string(),
-            };
+                if !prev.trim().is_empty() {
+                    xff.push_str(prev);
+                    xff.push_str(", ");
+                }
+            }
+            let _ = write!(xff, "{peer}");
             upstream.insert_header("x-forwarded-for", xff)?;
         }
-        let trusted_proto = ctx
-            .peer_trusted
-            .then(|| header_str(upstream, "x-forwarded-proto"))
-            .flatten();
-        let proto = match trusted_proto.as_deref() {
-            Some("https") => "https",
-            Some("http") => "http",
-            _ => "http",
-        };
-        upstream.insert_header("x-forwarded-proto", proto)?;
+        let https = ctx.peer_trusted
+            && upstream
+                .headers
+                .get("x-forwarded-proto")
+                .is_some_and(|v| v.as_bytes() == b"https");
+        upstream.insert_header("x-forwarded-proto", if https { "https" } else { "http" })?;
         let host = ctx
             .peer_trusted
-            .then(|| header_str(upstream, "x-forwarded-host"))
+            .then(|| upstream.headers.get("x-forwarded-host").cloned())
             .flatten()
-            .or_else(|| header_str(upstream, "host"))
-            .or_else(|| session.req_header().uri.authority().map(|a| a.to_string()));
+            .or_else(|| upstream.headers.get("host").cloned())
+            .or_else(|| {
+                let authority = session.req_header().uri.authority()?;
+                http::HeaderValue::from_str(authority.as_str()).ok()
+            });
         match host {
             Some(h) => upstream.insert_header("x-forwarded-host", h)?,
             None => {
                 upstream.remove_header("x-forwarded-host");
             }
         }
-        upstream.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream.insert_header("x-request-id", ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -190,7 +200,7 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut pingora::http::ResponseHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.as_str())?;
+        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
         Ok(())
     }
 
@@ -213,7 +223,7 @@ impl ProxyHttp for Gateway {
                 session.set_keepalive(None);
                 let reply = Reply::error(&err);
                 let status = reply.status;
-                if let Err(we) = respond::write(session, reply, &ctx.request_id).await {
+                if let Err(we) = respond::write(session, reply, ctx.rid()).await {
                     tracing::debug!(error = %we, "could not write error response");
                 }
                 status
@@ -221,7 +231,7 @@ impl ProxyHttp for Gateway {
             _ => 0,
         };
         if code == 502 || code == 504 {
-            tracing::warn!(error = %e, request_id = %ctx.request_id, "upstream failed");
+            tracing::warn!(error = %e, request_id = ctx.rid(), "upstream failed");
         }
         FailToProxy {
             error_code: code,
@@ -243,7 +253,7 @@ impl ProxyHttp for Gateway {
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             user_id = ctx.identity.as_ref().map(|i| i.user_id.to_string()),
             session_id = ctx.identity.as_ref().map(|i| i.session_id.to_string()),
-            request_id = %ctx.request_id,
+            request_id = ctx.rid(),
         );
     }
 }
@@ -255,7 +265,7 @@ impl Gateway {
             // The rest of an oversized body is not worth reading.
             session.set_keepalive(None);
         }
-        respond::write(session, reply, &ctx.request_id).await?;
+        respond::write(session, reply, ctx.rid()).await?;
         Ok(true)
     }
 
@@ -315,31 +325,21 @@ async fn read_body(session: &mut Session) -> Result<Vec<u8>, Error> {
     }
 }
 
-fn header_str(req: &RequestHeader, name: &str) -> Option<String> {
-    req.headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
 /// A client-sent request id is kept when it is short and plain; otherwise a new one is made.
-fn request_id(sent: Option<&http::HeaderValue>) -> String {
-    match sent.and_then(|v| v.to_str().ok()) {
-        Some(s)
-            if !s.is_empty()
-                && s.len() <= 128
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)) =>
-        {
-            s.to_string()
-        }
-        _ => fast_id(),
-    }
+fn request_id(sent: Option<&http::HeaderValue>) -> http::HeaderValue {
+    let plain = |v: &&http::HeaderValue| {
+        !v.is_empty()
+            && v.len() <= 128
+            && v.as_bytes()
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    sent.filter(plain).cloned().unwrap_or_else(fast_id)
 }
 
 /// A random UUID-shaped request id. Not a secret, so a per-thread xorshift seeded once from the
 /// OS stands in for a system call per request.
-fn fast_id() -> String {
+fn fast_id() -> http::HeaderValue {
     use std::cell::Cell;
     thread_local! {
         static STATE: Cell<u128> = Cell::new(Uuid::new_v4().as_u128() | 1);
@@ -353,10 +353,11 @@ fn fast_id() -> String {
         x
     });
     let mut buf = [0u8; 36];
-    Uuid::from_u128(n)
+    let id = Uuid::from_u128(n)
         .hyphenated()
         .encode_lower(&mut buf)
-        .to_string()
+        .as_bytes();
+    http::HeaderValue::from_bytes(id).unwrap_or(http::HeaderValue::from_static("-"))
 }
 
 /// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
@@ -398,6 +399,7 @@ mod tests {
     fn request_ids_are_kept_only_when_plain() {
         let ok = http::HeaderValue::from_static("abc-123");
         assert_eq!(request_id(Some(&ok)), "abc-123");
+        assert_eq!(request_id(None).len(), 36);
         let bad = http::HeaderValue::from_static("abc 123<script>");
         assert_ne!(request_id(Some(&bad)), "abc 123<script>");
     }
