@@ -3,9 +3,9 @@
 #   1. the echo upstream directly
 #   2. a plain Pingora passthrough to it (examples/passthrough.rs, the baseline)
 #   3. gatehouse forwarding an authenticated request (valid access cookie, warm cache)
-# Prints requests/s and latency percentiles for each, and gatehouse / passthrough.
+# Prints requests/s and latency percentiles for each run, and the median gatehouse / passthrough.
 #
-#   bash bench/run.sh            # 10 s per target, 2 wrk threads, 64 connections
+#   bash bench/run.sh            # 10 s per run, 3 interleaved rounds, 2 wrk threads, 64 connections
 #   DURATION=30s CONNS=128 bash bench/run.sh
 #
 # Needs: wrk (apt-get install wrk), PostgreSQL on 127.0.0.1:5432, a release build (done here).
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
 WRK_THREADS=${WRK_THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 GW_THREADS=${GW_THREADS:-2}
 UP=127.0.0.1:18481
 PT=127.0.0.1:18482
@@ -73,12 +74,20 @@ run() { # name url [cookie]
   eval "RPS_${name//[^a-zA-Z]/_}=$rps"
 }
 
-echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(uname -m)), gatehouse threads $GW_THREADS"
+echo "wrk -t$WRK_THREADS -c$CONNS -d$DURATION on $(nproc) cores ($(uname -m)), gatehouse threads $GW_THREADS, $ROUNDS rounds"
 run upstream "http://$UP/bench"
-# The same request (cookie included) so both proxies move the same bytes.
-run passthrough "http://$PT/bench" "$cookie"
 queries_before=$(curl -fs "http://$ADMIN/metrics" | awk '/^gatehouse_db_queries_total/ {s+=$2} END {print s+0}')
-run gatehouse_proxy "http://$GW/bench" "$cookie"
+ratios=()
+# Interleaved rounds: the machine is shared and noisy, so each ratio compares runs taken
+# moments apart, and the median of the rounds is reported.
+for round in $(seq 1 "$ROUNDS"); do
+  # The same request (cookie included) so both proxies move the same bytes.
+  run passthrough "http://$PT/bench" "$cookie"
+  run gatehouse_proxy "http://$GW/bench" "$cookie"
+  ratios+=("$(awk -v g="$RPS_gatehouse_proxy" -v p="$RPS_passthrough" 'BEGIN {printf "%.3f", g / p}')")
+  echo "round $round: gatehouse / passthrough = ${ratios[-1]}"
+done
 queries_after=$(curl -fs "http://$ADMIN/metrics" | awk '/^gatehouse_db_queries_total/ {s+=$2} END {print s+0}')
-awk -v g="$RPS_gatehouse_proxy" -v p="$RPS_passthrough" 'BEGIN {printf "gatehouse / passthrough: %.3f\n", g / p}'
-echo "database queries during the gatehouse run: $((queries_after - queries_before))"
+median=$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}')
+echo "median gatehouse / passthrough: $median"
+echo "database queries during the gatehouse runs: $((queries_after - queries_before))"
