@@ -153,6 +153,10 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
         "last-seen",
         LastSeenFlusher::new(db, touches),
     ));
+    server.add_service(background_service(
+        "revocation-listener",
+        store::invalidation::Listener::new(app.clone()),
+    ));
     Ok((server, app))
 }
 

@@ -21,6 +21,7 @@ struct Inner {
     logins: IntCounterVec,
     revocations: IntCounterVec,
     invalidations: IntCounter,
+    listener_reconnects: IntCounter,
 }
 
 /// The route classes of `Route::class`.
@@ -100,6 +101,14 @@ impl Metrics {
             .register(Box::new(invalidations.clone()))
             .expect("metric registered once");
         let latency_by_class = ROUTE_CLASSES.map(|class| latency.with_label_values(&[class]));
+        let listener_reconnects = IntCounter::new(
+            "gatehouse_listener_reconnects_total",
+            "Times the revocation listener lost its connection and reconnected",
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(listener_reconnects.clone()))
+            .expect("metric registered once");
         Metrics(Arc::new(Inner {
             registry,
             requests,
@@ -111,6 +120,7 @@ impl Metrics {
             logins,
             revocations,
             invalidations,
+            listener_reconnects,
         }))
     }
 
@@ -148,6 +158,10 @@ impl Metrics {
 
     pub fn revoked(&self, cause: &str, n: u64) {
         self.0.revocations.with_label_values(&[cause]).inc_by(n);
+    }
+
+    pub fn listener_reconnect(&self) {
+        self.0.listener_reconnects.inc();
     }
 
     pub fn invalidation_received(&self) {

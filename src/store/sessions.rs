@@ -2,9 +2,9 @@
 //! request skip the database. Every revocation goes through here so the cache forgets it at once.
 
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use http::HeaderValue;
@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, Mutex};
 use uuid::Uuid;
 
-use super::{Db, StoreError};
+use super::{invalidation, Db, StoreError};
 use crate::metrics::Metrics;
 
 /// A session known to be active when it was loaded. Checked against `now` on every use.
@@ -29,6 +29,8 @@ pub struct Active {
     pub expires_at: i64,
     /// Unix seconds of the last `last_seen_at` write we asked for; also drives the idle timeout.
     last_seen: AtomicI64,
+    /// When this copy was read from the database.
+    loaded: Instant,
 }
 
 #[derive(Clone)]
@@ -138,6 +140,10 @@ pub struct Sessions {
     cache: Cache<Uuid, Cached>,
     /// Bumped after every revocation; a cache fill that started before a bump is not kept.
     epoch: AtomicU64,
+    /// Whether the revocation listener is connected. While it is not, a cached session is
+    /// trusted for `short_ttl` at most.
+    listening: AtomicBool,
+    short_ttl: Duration,
     idle: Duration,
     touches: mpsc::Sender<Uuid>,
     metrics: Metrics,
@@ -164,6 +170,8 @@ impl Sessions {
                 db,
                 cache,
                 epoch: AtomicU64::new(0),
+                listening: AtomicBool::new(false),
+                short_ttl: cache_ttl.min(Duration::from_secs(1)),
                 idle,
                 touches,
                 metrics,
@@ -185,6 +193,15 @@ impl Sessions {
     ) -> Result<Option<Arc<Active>>, StoreError> {
         let now_s = now.unix_timestamp();
         let cached = match self.cache.get(&sid).await {
+            Some(Cached::Active(a))
+                if !self.listening.load(Ordering::Acquire)
+                    && a.loaded.elapsed() > self.short_ttl =>
+            {
+                // No revocation messages are arriving: re-read rather than trust an old copy.
+                self.metrics.cache_miss();
+                self.cache.invalidate(&sid).await;
+                self.load_coalesced(sid).await?
+            }
             Some(c) => {
                 self.metrics.cache_hit();
                 c
@@ -260,9 +277,18 @@ impl Sessions {
                 header_values: identity_headers(r.get(0), &r.get::<_, String>(1), sid),
                 expires_at: r.get::<_, OffsetDateTime>(2).unix_timestamp(),
                 last_seen: AtomicI64::new(r.get::<_, OffsetDateTime>(3).unix_timestamp()),
+                loaded: Instant::now(),
             })),
             None => Cached::Gone,
         })
+    }
+
+    /// Records whether the revocation listener is connected. Either way the cache starts over:
+    /// messages sent while nobody listened are lost.
+    pub async fn set_listening(&self, up: bool) {
+        self.listening.store(up, Ordering::Release);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.cache.invalidate_all();
     }
 
     /// Drops sessions from this instance's memory; called after every committed revocation.
@@ -364,18 +390,18 @@ impl Sessions {
         cause: Cause,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let client = self.db.conn("session_revoke").await?;
-        let n = client
-            .execute(
+        let ids = self
+            .revoke_where(
+                "session_revoke",
                 "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
                  WHERE id = $1 AND ($2::uuid IS NULL OR user_id = $2) AND revoked_at IS NULL
-                 AND expires_at > $3 AND last_seen_at > $5",
+                 AND expires_at > $3 AND last_seen_at > $5
+                 RETURNING id, true",
                 &[&sid, &user_id, &now, &cause.as_str(), &(now - self.idle)],
+                cause,
             )
             .await?;
-        self.forget(&[sid]).await;
-        self.metrics.revoked(cause.as_str(), n);
-        Ok(n > 0)
+        Ok(!ids.is_empty())
     }
 
     /// Revokes every active session of a user except `keep`. Returns the revoked ids.
@@ -386,18 +412,34 @@ impl Sessions {
         cause: Cause,
         now: OffsetDateTime,
     ) -> Result<Vec<Uuid>, StoreError> {
-        let client = self.db.conn("session_revoke_all").await?;
-        let rows = client
-            .query(
-                "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-                 WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND revoked_at IS NULL
-                 RETURNING id, expires_at > $3 AND last_seen_at > $5",
-                &[&user_id, &keep, &now, &cause.as_str(), &(now - self.idle)],
-            )
-            .await?;
+        self.revoke_where(
+            "session_revoke_all",
+            // Expired sessions are closed too, but only active ones count as revoked.
+            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+             WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND revoked_at IS NULL
+             RETURNING id, expires_at > $3 AND last_seen_at > $5",
+            &[&user_id, &keep, &now, &cause.as_str(), &(now - self.idle)],
+            cause,
+        )
+        .await
+    }
+
+    /// Runs a revoking `UPDATE … RETURNING id, was_active` and announces the ids in the same
+    /// transaction; once it commits, this instance forgets them and the others hear of it.
+    async fn revoke_where(
+        &self,
+        kind: &'static str,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        cause: Cause,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut client = self.db.conn(kind).await?;
+        let tx = client.transaction().await?;
+        let rows = tx.query(sql, params).await?;
         let all: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        invalidation::notify(&tx, &all).await?;
+        tx.commit().await?;
         self.forget(&all).await;
-        // Sessions that had already expired are closed too, but were not "active".
         let active: Vec<Uuid> = rows
             .iter()
             .filter(|r| r.get::<_, bool>(1))
@@ -470,6 +512,7 @@ impl Sessions {
                     &[&sid, &now],
                 )
                 .await?;
+                invalidation::notify(&tx, &[sid]).await?;
                 tx.commit().await?;
                 self.forget(&[sid]).await;
                 self.metrics.revoked(Cause::RefreshReuse.as_str(), 1);

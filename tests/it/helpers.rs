@@ -37,6 +37,8 @@ pub struct Gateway {
     pub http: reqwest::Client,
     child: Option<Child>,
     log: PathBuf,
+    owns_db: bool,
+    env: Vec<(String, String)>,
     _relay: Option<Relay>,
 }
 
@@ -46,6 +48,8 @@ pub struct Options {
     /// Route the gateway's database connections through a relay the test can cut.
     pub relay: bool,
     pub upstream: Option<SocketAddr>,
+    /// Join another gateway's database instead of creating one (that gateway drops it).
+    pub database: Option<String>,
 }
 
 impl Options {
@@ -79,7 +83,11 @@ impl Gateway {
                 pg_host()
             );
         }
-        let db_name = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+        let owns_db = options.database.is_none();
+        let db_name = options
+            .database
+            .clone()
+            .unwrap_or_else(|| format!("gh_test_{}", uuid::Uuid::new_v4().simple()));
         let relay = if options.relay {
             Some(Relay::start(&pg_host()).await)
         } else {
@@ -91,27 +99,31 @@ impl Gateway {
             let port = free_port();
             let admin_port = free_port();
             let log = std::env::temp_dir().join(format!("{db_name}-{port}.log"));
+            let mut env: Vec<(String, String)> = [
+                ("PATH", std::env::var("PATH").unwrap_or_default()),
+                (
+                    "DATABASE_URL",
+                    format!("postgres://postgres@{db_host}/{db_name}"),
+                ),
+                ("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}")),
+                ("GATEHOUSE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}")),
+                ("GATEHOUSE_UPSTREAM", upstream.to_string()),
+                ("GATEHOUSE_JWT_SECRET", SECRET.to_string()),
+                ("GATEHOUSE_BCRYPT_COST", "4".to_string()),
+                ("GATEHOUSE_LOG", "info".to_string()),
+                ("GATEHOUSE_UPSTREAM_TIMEOUT", "3s".to_string()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            env.extend(options.env.iter().cloned());
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
             cmd.current_dir(std::env::temp_dir())
                 .env_clear()
-                .env("PATH", std::env::var("PATH").unwrap_or_default())
-                .env(
-                    "DATABASE_URL",
-                    format!("postgres://postgres@{db_host}/{db_name}"),
-                )
-                .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{port}"))
-                .env("GATEHOUSE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
-                .env("GATEHOUSE_UPSTREAM", upstream.to_string())
-                .env("GATEHOUSE_JWT_SECRET", SECRET)
-                .env("GATEHOUSE_BCRYPT_COST", "4")
-                .env("GATEHOUSE_LOG", "info")
-                .env("GATEHOUSE_UPSTREAM_TIMEOUT", "3s")
+                .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(&log).unwrap());
-            for (k, v) in &options.env {
-                cmd.env(k, v);
-            }
             let child = cmd.spawn().expect("gatehouse binary starts");
             let mut gw = Gateway {
                 base: format!("http://127.0.0.1:{port}"),
@@ -123,6 +135,8 @@ impl Gateway {
                     .unwrap(),
                 child: Some(child),
                 log,
+                owns_db,
+                env,
                 _relay: None,
             };
             if gw.wait_ready().await {
@@ -191,6 +205,38 @@ impl Gateway {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Runs a `gatehouse` subcommand against this gateway's database and settings.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("GATEHOUSE_LOG", "warn")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -274,6 +320,9 @@ impl Gateway {
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop();
+        if !self.owns_db {
+            return;
+        }
         let name = self.db_name.clone();
         // Dropping runs outside any runtime the test may still hold.
         let _ = std::thread::spawn(move || {

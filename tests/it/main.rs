@@ -4,6 +4,7 @@
 mod bad_input;
 mod forged_tokens;
 mod helpers;
+mod instances;
 mod process;
 mod proxying;
 mod refresh;

@@ -1,0 +1,160 @@
+//! Push invalidation across instances. Every revocation commits together with a `NOTIFY` naming
+//! the revoked session ids; every instance holds one `LISTEN` connection (outside the pool) and
+//! drops what it hears from its session cache. While that connection is down the cache is
+//! flushed and trusted only briefly, so a missed message cannot keep a revoked session alive.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::App;
+
+pub const CHANNEL: &str = "gatehouse_revocations";
+/// Ids per message: PostgreSQL caps a payload at 8000 bytes; 200 hyphenated ids fit.
+const IDS_PER_MESSAGE: usize = 200;
+/// How often the listening connection proves it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(2);
+const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The payloads announcing that `ids` were revoked.
+pub fn payloads(ids: &[Uuid]) -> Vec<String> {
+    ids.chunks(IDS_PER_MESSAGE)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect()
+}
+
+/// The session ids in a payload; anything unreadable is skipped.
+pub fn parse(payload: &str) -> Vec<Uuid> {
+    payload
+        .split(',')
+        .filter_map(|s| Uuid::try_parse(s.trim()).ok())
+        .collect()
+}
+
+/// Sends the notifications inside `tx`, so they are delivered if and only if it commits.
+pub async fn notify(tx: &tokio_postgres::Transaction<'_>, ids: &[Uuid]) -> Result<(), StoreError> {
+    for payload in payloads(ids) {
+        tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+            .await?;
+    }
+    Ok(())
+}
+
+/// The background service holding this instance's `LISTEN` connection.
+pub struct Listener {
+    app: Arc<App>,
+}
+
+impl Listener {
+    pub fn new(app: Arc<App>) -> Self {
+        Self { app }
+    }
+
+    /// Listens until the connection fails or shutdown; `Ok(())` means shutdown.
+    async fn listen_once(&self, shutdown: &mut ShutdownWatch) -> Result<(), StoreError> {
+        let mut cfg: tokio_postgres::Config = self
+            .app
+            .config
+            .database_url
+            .parse()
+            .map_err(|e| StoreError::Query(format!("bad database url: {e}")))?;
+        cfg.connect_timeout(Duration::from_secs(3));
+        cfg.keepalives(true);
+        cfg.keepalives_idle(Duration::from_secs(10));
+        cfg.application_name(format!("gatehouse-listener-{}", std::process::id()));
+        let (client, mut connection) = cfg.connect(NoTls).await?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(n) = message {
+                    if tx.send(n.payload().to_string()).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let result = async {
+            client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+            // Whatever was revoked while we were not listening is unknown: start from empty.
+            self.app.sessions.set_listening(true).await;
+            tracing::info!("listening for session revocations");
+            let mut heartbeat = tokio::time::interval(HEARTBEAT);
+            loop {
+                tokio::select! {
+                    _ = shutdown.changed() => return Ok(()),
+                    message = rx.recv() => match message {
+                        Some(payload) => {
+                            self.app.metrics.invalidation_received();
+                            self.app.sessions.forget(&parse(&payload)).await;
+                        }
+                        None => return Err(StoreError::Unavailable("listen connection closed".into())),
+                    },
+                    _ = heartbeat.tick() => {
+                        match tokio::time::timeout(HEARTBEAT_TIMEOUT, client.simple_query("SELECT 1")).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => return Err(e.into()),
+                            Err(_) => return Err(StoreError::Unavailable("listen heartbeat timed out".into())),
+                        }
+                    }
+                }
+            }
+        }
+        .await;
+        driver.abort();
+        result
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Listener {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.listen_once(&mut shutdown).await {
+                Ok(()) => return,
+                Err(e) => {
+                    self.app.sessions.set_listening(false).await;
+                    self.app.metrics.listener_reconnect();
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64,
+                        "revocation listener down; serving sessions from the database");
+                }
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip_and_stay_under_the_limit() {
+        let ids: Vec<Uuid> = (0..450).map(|_| Uuid::new_v4()).collect();
+        let p = payloads(&ids);
+        assert_eq!(p.len(), 3);
+        assert!(p.iter().all(|s| s.len() < 8000));
+        let back: Vec<Uuid> = p.iter().flat_map(|s| parse(s)).collect();
+        assert_eq!(back, ids);
+        assert!(parse("garbage,,x").is_empty());
+    }
+}
