@@ -1,12 +1,13 @@
-//! Forward auth (CONTRACT §7): answering nginx `auth_request` (`/auth/verify`) about a request
-//! another proxy holds. The original request is read from `X-Forwarded-*` / `X-Original-*`,
-//! and only when the caller is a trusted proxy.
+//! Forward auth (CONTRACT §7): answering another proxy about a request it holds.
+//! `/auth/verify` speaks nginx `auth_request` (401 + `Location` for browsers), `/auth/forward`
+//! speaks Traefik `ForwardAuth` and Caddy `forward_auth` (302/303 for browsers). The original
+//! request is read from `X-Forwarded-*` / `X-Original-*`, and only when the caller is trusted.
 
 use time::OffsetDateTime;
 
-use crate::auth::{authenticate, Credentials};
+use crate::auth::{authenticate_or_refresh, Credentials};
 use crate::error::Error;
-use crate::request::RequestMeta;
+use crate::request::{is_browser, RequestMeta};
 use crate::respond::Reply;
 use crate::routes;
 use crate::App;
@@ -15,52 +16,153 @@ pub const USER_ID: &str = "x-auth-user-id";
 pub const USER: &str = "x-auth-user";
 pub const SESSION_ID: &str = "x-auth-session-id";
 
-/// The path of the original request, when a trusted proxy tells it.
-pub fn original_path(meta: &RequestMeta) -> Option<String> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// nginx `auth_request`: only 2xx, 401 and 403 are understood.
+    Nginx,
+    /// Traefik and Caddy pass any non-2xx answer to the client, so browsers get a redirect.
+    Redirect,
+}
+
+/// The request the calling proxy holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Original {
+    pub method: String,
+    /// Path and query.
+    pub uri: String,
+    /// `proto://host` when the proxy said so.
+    pub origin: Option<String>,
+}
+
+impl Original {
+    pub fn path(&self) -> &str {
+        self.uri.split(['?', '#']).next().unwrap_or("")
+    }
+
+    /// The URL to come back to after signing in.
+    pub fn url(&self) -> String {
+        match &self.origin {
+            Some(o) => format!("{o}{}", self.uri),
+            None => self.uri.clone(),
+        }
+    }
+}
+
+/// The original request, when a trusted proxy describes it.
+pub fn original(meta: &RequestMeta) -> Option<Original> {
     if !meta.peer_trusted {
         return None;
     }
+    let from_url = meta.header("x-original-url").and_then(|url| {
+        let (scheme, rest) = url.split_once("://")?;
+        let slash = rest.find('/').unwrap_or(rest.len());
+        let path = if slash < rest.len() {
+            &rest[slash..]
+        } else {
+            "/"
+        };
+        Some((format!("{scheme}://{}", &rest[..slash]), path.to_string()))
+    });
     let uri = meta
         .header("x-forwarded-uri")
         .or_else(|| meta.header("x-original-uri"))
         .map(str::to_string)
-        .or_else(|| {
-            // X-Original-URL is absolute: keep its path and query.
-            let url = meta.header("x-original-url")?;
-            let rest = url
-                .strip_prefix("https://")
-                .or_else(|| url.strip_prefix("http://"))?;
-            Some(
-                rest.find('/')
-                    .map_or("/".to_string(), |i| rest[i..].to_string()),
-            )
-        })?;
-    let path = uri.split(['?', '#']).next().unwrap_or("");
-    Some(path.to_string())
+        .or_else(|| from_url.as_ref().map(|(_, p)| p.clone()))?;
+    let origin = match (
+        meta.header("x-forwarded-proto"),
+        meta.header("x-forwarded-host"),
+    ) {
+        (Some(proto), Some(host)) if matches!(proto, "http" | "https") && is_host(host) => {
+            Some(format!("{proto}://{host}"))
+        }
+        _ => from_url.map(|(o, _)| o),
+    };
+    let method = meta
+        .header("x-forwarded-method")
+        .or_else(|| meta.header("x-original-method"))
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
+    Some(Original {
+        method,
+        uri,
+        origin,
+    })
 }
 
-pub async fn verify(
+fn is_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+}
+
+/// The sign-in URL for coming back to `rd`, on the gateway's public origin.
+pub fn login_url(app: &App, rd: &str) -> String {
+    format!(
+        "{}/auth/login?rd={}",
+        app.config.public_url,
+        percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+fn identified(user_id: &str, user: &str, session_id: &str) -> Reply {
+    Reply::empty(200)
+        .header(USER_ID, user_id)
+        .header(USER, user)
+        .header(SESSION_ID, session_id)
+}
+
+pub async fn check(
     app: &App,
     meta: &RequestMeta,
     now: OffsetDateTime,
-) -> Result<crate::respond::Reply, Error> {
-    if let Some(path) = original_path(meta) {
-        if !routes::path_is_acceptable(&path) {
+    mode: Mode,
+) -> Result<Reply, Error> {
+    let original = original(meta);
+    if let Some(o) = &original {
+        if !routes::path_is_acceptable(o.path()) {
             return Err(Error::BadPath);
         }
-        if routes::is_public(&path, &app.config.public_paths) {
-            return Ok(Reply::empty(200)
-                .header(USER_ID, "")
-                .header(USER, "")
-                .header(SESSION_ID, ""));
+        if routes::is_public(o.path(), &app.config.public_paths) {
+            return Ok(identified("", "", ""));
         }
     }
     let creds = Credentials::from_headers(&meta.headers, &app.cookies);
-    let id = authenticate(app, &creds, now).await?;
-    Ok(Reply::empty(200)
-        .header(USER_ID, id.user_id.to_string())
-        .header(USER, id.username.to_string())
-        .header(SESSION_ID, id.session_id.to_string()))
+    match authenticate_or_refresh(app, &creds, now).await {
+        Ok((id, pair)) => {
+            let reply = identified(
+                &id.user_id.to_string(),
+                &id.username,
+                &id.session_id.to_string(),
+            );
+            Ok(match pair {
+                Some(p) => reply.cookies(p.cookies(app)),
+                None => reply,
+            })
+        }
+        Err(Error::Unauthorized) => {
+            let rd = original
+                .as_ref()
+                .map_or_else(|| "/".to_string(), Original::url);
+            let location = login_url(app, &rd);
+            let browser = is_browser(&meta.headers);
+            let method = original.as_ref().map_or("GET", |o| o.method.as_str());
+            Ok(match (mode, browser) {
+                (Mode::Nginx, true) => {
+                    Reply::error(&Error::Unauthorized).header("location", location)
+                }
+                (Mode::Redirect, true) => {
+                    let status = if matches!(method, "GET" | "HEAD") {
+                        302
+                    } else {
+                        303
+                    };
+                    Reply::empty(status).header("location", location)
+                }
+                (_, false) => Reply::error(&Error::Unauthorized),
+            })
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether `host` is one of the allowed redirect hosts (exact, or `.example.com` for its
@@ -71,4 +173,70 @@ pub fn host_allowed(allowed: &[String], host: &str) -> bool {
         Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(a.as_str()),
         None => host == *a,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(trusted: bool, headers: &[(&'static str, &'static str)]) -> RequestMeta {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        RequestMeta {
+            method: http::Method::GET,
+            path: "/auth/verify".into(),
+            query: None,
+            headers: h,
+            peer: None,
+            peer_trusted: trusted,
+            client_ip: None,
+        }
+    }
+
+    #[test]
+    fn the_original_request_is_read_from_either_family_of_headers() {
+        let m = meta(
+            true,
+            &[
+                ("x-forwarded-method", "post"),
+                ("x-forwarded-proto", "https"),
+                ("x-forwarded-host", "app.example.com"),
+                ("x-forwarded-uri", "/a?b=1"),
+            ],
+        );
+        let o = original(&m).unwrap();
+        assert_eq!(o.method, "POST");
+        assert_eq!(o.path(), "/a");
+        assert_eq!(o.url(), "https://app.example.com/a?b=1");
+        let m = meta(
+            true,
+            &[
+                ("x-original-url", "https://app.example.com/x?y"),
+                ("x-original-method", "GET"),
+            ],
+        );
+        let o = original(&m).unwrap();
+        assert_eq!(
+            (o.uri.as_str(), o.url()),
+            ("/x?y", "https://app.example.com/x?y".to_string())
+        );
+    }
+
+    #[test]
+    fn untrusted_callers_describe_nothing() {
+        let m = meta(false, &[("x-forwarded-uri", "/public")]);
+        assert_eq!(original(&m), None);
+    }
+
+    #[test]
+    fn allowed_hosts_match_exactly_or_as_subdomains() {
+        let allowed = vec!["a.example.com".to_string(), ".example.org".to_string()];
+        assert!(host_allowed(&allowed, "A.example.com"));
+        assert!(host_allowed(&allowed, "x.example.org"));
+        assert!(!host_allowed(&allowed, "example.org"));
+        assert!(!host_allowed(&allowed, "evil-example.org"));
+        assert!(!host_allowed(&allowed, "b.example.com"));
+    }
 }

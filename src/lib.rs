@@ -13,9 +13,11 @@ pub mod demo;
 pub mod error;
 pub mod forward;
 pub mod metrics;
+pub mod pages;
 pub mod proxy;
 pub mod request;
 pub mod respond;
+pub mod return_url;
 pub mod routes;
 pub mod store;
 
@@ -43,6 +45,7 @@ pub struct App {
     pub config: Config,
     pub keys: Keys,
     pub verified: auth::VerifiedTokens,
+    pub inline_refresh: auth::pair::InlineRefresh,
     pub hasher: Hasher,
     pub db: Db,
     pub sessions: Sessions,
@@ -109,6 +112,7 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
     let app = Arc::new(App {
         keys: Keys::new(&config.jwt_secret.0),
         verified: auth::VerifiedTokens::new(config.access_ttl),
+        inline_refresh: auth::pair::InlineRefresh::new(config.refresh_reuse_grace),
         cookies: CookieNames::new(&config),
         hasher,
         db: db.clone(),

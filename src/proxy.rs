@@ -41,6 +41,8 @@ pub struct Ctx {
     identity: Option<Identity>,
     peer: Option<std::net::IpAddr>,
     peer_trusted: bool,
+    /// New cookies from an in-line refresh, for the response.
+    set_cookies: Option<[String; 2]>,
     _in_flight: InFlight,
 }
 
@@ -62,6 +64,7 @@ impl ProxyHttp for Gateway {
             identity: None,
             peer: None,
             peer_trusted: false,
+            set_cookies: None,
             _in_flight: InFlight::new(&self.app),
         }
     }
@@ -88,10 +91,24 @@ impl ProxyHttp for Gateway {
             return Ok(false);
         }
         let creds = Credentials::from_headers(&req.headers, &app.cookies);
-        match auth::authenticate(app, &creds, handlers::now()).await {
-            Ok(identity) => {
+        match auth::authenticate_or_refresh(app, &creds, handlers::now()).await {
+            Ok((identity, pair)) => {
                 ctx.identity = Some(identity);
+                // Refreshed in line: the upstream's response carries the new cookies.
+                ctx.set_cookies = pair.map(|p| p.cookies(app));
                 Ok(false)
+            }
+            Err(Error::Unauthorized)
+                if matches!(req.method, http::Method::GET | http::Method::HEAD)
+                    && request::is_browser(&req.headers) =>
+            {
+                let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let location = format!(
+                    "/auth/login?rd={}",
+                    percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC)
+                );
+                self.reply(session, ctx, Reply::empty(302).header("location", location))
+                    .await
             }
             Err(e) => self.reply(session, ctx, e.into()).await,
         }
@@ -201,6 +218,9 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
         upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
+        for cookie in ctx.set_cookies.iter().flatten() {
+            upstream_response.append_header("set-cookie", cookie.as_str())?;
+        }
         Ok(())
     }
 

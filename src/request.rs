@@ -26,6 +26,29 @@ impl RequestMeta {
     }
 }
 
+/// CONTRACT §6: a browser request lists `text/html` explicitly in `Accept` (`*/*` alone does
+/// not count) and is not an `XMLHttpRequest`.
+pub fn is_browser(headers: &HeaderMap) -> bool {
+    let html = headers.get_all("accept").iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',').any(|part| {
+                let mut params = part.split(';');
+                let mime = params.next().unwrap_or("").trim();
+                // `q=0` means "not acceptable".
+                let refused = params.any(|p| {
+                    let p = p.trim().replace(' ', "");
+                    p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
+                });
+                mime.eq_ignore_ascii_case("text/html") && !refused
+            })
+        })
+    });
+    let xhr = headers
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"));
+    html && !xhr
+}
+
 pub fn is_trusted(ip: Option<IpAddr>, trusted: &[IpNet]) -> bool {
     ip.is_some_and(|ip| trusted.iter().any(|n| n.contains(&canonical(ip))))
 }
@@ -78,6 +101,27 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", xff.parse().unwrap());
         h
+    }
+
+    #[test]
+    fn browsers_are_told_apart_by_accept_and_x_requested_with() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(*k, v.parse().unwrap());
+            }
+            m
+        };
+        let chrome = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert!(is_browser(&h(&[("accept", chrome)])));
+        assert!(!is_browser(&h(&[("accept", "*/*")])));
+        assert!(!is_browser(&h(&[("accept", "application/json")])));
+        assert!(!is_browser(&h(&[("accept", "text/html;q=0")])));
+        assert!(!is_browser(&h(&[
+            ("accept", chrome),
+            ("x-requested-with", "XMLHttpRequest")
+        ])));
+        assert!(!is_browser(&h(&[])));
     }
 
     #[test]

@@ -34,6 +34,39 @@ impl Reply {
         }
     }
 
+    pub fn html(status: u16, html: String) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Html(html),
+        }
+    }
+
+    /// The same reply's cookies, as a redirect to `location` with no body.
+    pub fn into_redirect(self, status: u16, location: &str) -> Self {
+        let cookies = self.headers.into_iter().filter(|(n, _)| *n == "set-cookie");
+        Reply {
+            status,
+            headers: cookies.collect(),
+            body: Body::Empty,
+        }
+        .header("location", location)
+    }
+
+    /// Whether this reply clears the gateway's cookies.
+    pub fn clears_cookies(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| *n == "set-cookie" && v.contains("Max-Age=0"))
+    }
+
+    /// Adds the headers an error needs (`Retry-After`, `Allow`) to a reply made for it.
+    pub fn with_error_headers(mut self, e: &Error) -> Self {
+        let extra = Reply::error_quiet(e).headers;
+        self.headers.extend(extra);
+        self
+    }
+
     pub fn empty(status: u16) -> Self {
         Self {
             status,
@@ -59,6 +92,11 @@ impl Reply {
         if d.status >= 500 {
             tracing::error!(error = %e, code = d.code, "request failed");
         }
+        Self::error_quiet(e)
+    }
+
+    fn error_quiet(e: &Error) -> Self {
+        let d = e.describe();
         let reply = Reply::json(
             d.status,
             &serde_json::json!({ "error": d.code, "message": d.message }),
@@ -94,6 +132,16 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
     resp.insert_header("content-length", body.len().to_string())?;
     resp.insert_header("cache-control", "no-store")?;
     resp.insert_header("x-request-id", request_id)?;
+    if content_type.is_some_and(|c| c.starts_with("text/html")) {
+        // Pages are self-contained: no scripts, no framing, no outside resources.
+        resp.insert_header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+        )?;
+        resp.insert_header("x-frame-options", "DENY")?;
+        resp.insert_header("referrer-policy", "same-origin")?;
+        resp.insert_header("x-content-type-options", "nosniff")?;
+    }
     for (name, value) in reply.headers {
         resp.append_header(name, value)?;
     }

@@ -66,7 +66,12 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/forward" => pick(get, Route::Forward, "GET, HEAD"),
         "/account" => pick(get, Route::Account, "GET, HEAD"),
         _ => match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
-            Some(Ok(id)) => pick(method == "DELETE", Route::SessionRevoke(id), "DELETE"),
+            // POST is the HTML form twin of DELETE.
+            Some(Ok(id)) => pick(
+                matches!(method, "DELETE" | "POST"),
+                Route::SessionRevoke(id),
+                "DELETE, POST",
+            ),
             _ => Route::AuthNotFound,
         },
     }

@@ -3,18 +3,19 @@
 
 use serde::Deserialize;
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::browser;
 use super::input::{self, Accepts};
-use super::tokens::{self, Kind};
+use super::pair::{self, Pair, Rotated};
+use super::tokens::Kind;
 use super::{authenticate, Credentials, Identity};
 use crate::error::Error;
 use crate::request::RequestMeta;
 use crate::respond::Reply;
 use crate::routes::Route;
-use crate::store::sessions::{Cause, Refreshed, SessionInfo};
+use crate::store::sessions::Cause;
 use crate::store::users::{self, Created};
 use crate::{forward, App};
 
@@ -45,6 +46,22 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
     {
         return Err(Error::Csrf);
     }
+    let outcome = dispatch(app, route, req).await;
+    let form_twin = matches!(
+        route,
+        Route::Login
+            | Route::Register
+            | Route::Logout
+            | Route::SessionsAbort
+            | Route::SessionRevoke(_)
+    );
+    if form_twin && req.meta.method == http::Method::POST && browser::is_form(req) {
+        return browser::after_form(app, route, req, outcome);
+    }
+    outcome
+}
+
+async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, Error> {
     match route {
         Route::Register => register(app, req).await,
         Route::Login => login(app, req).await,
@@ -55,10 +72,11 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
         Route::SessionRevoke(id) => revoke_one(app, req, *id).await,
         Route::SessionsAbort => abort(app, req).await,
         Route::Password => change_password(app, req).await,
-        Route::Verify => forward::verify(app, req.meta, req.now).await,
-        Route::LoginPage | Route::Account | Route::Forward | Route::AuthNotFound => {
-            Err(Error::NotFound)
-        }
+        Route::Verify => forward::check(app, req.meta, req.now, forward::Mode::Nginx).await,
+        Route::Forward => forward::check(app, req.meta, req.now, forward::Mode::Redirect).await,
+        Route::LoginPage => browser::login_page(app, req).await,
+        Route::Account => browser::account(app, req).await,
+        Route::AuthNotFound => Err(Error::NotFound),
         Route::WrongMethod(allow) => Err(Error::MethodNotAllowed { allow }),
         Route::Proxy => Err(Error::Internal(
             "proxy route reached the auth handlers".into(),
@@ -101,9 +119,7 @@ fn authority_of(url: &str) -> Option<&str> {
     (!authority.is_empty() && !authority.contains('@')).then_some(authority)
 }
 
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
+pub use pair::rfc3339;
 
 /// Postgres keeps microseconds; so do we, so a time we return equals the one we list later.
 pub fn now() -> OffsetDateTime {
@@ -128,52 +144,12 @@ fn transport(value: Option<&str>) -> Result<Transport, Error> {
     }
 }
 
-/// Mints an access and a refresh token for `session` at refresh generation `gen`, and answers
-/// with the login body plus cookies (or, for bearer transport, the tokens in the body).
-fn issue(
-    app: &App,
-    user_id: Uuid,
-    username: &str,
-    session: &SessionInfo,
-    gen: i64,
-    now: OffsetDateTime,
-    transport: Transport,
-) -> Result<Reply, Error> {
-    let now_s = now.unix_timestamp();
-    let session_end = session.expires_at.unix_timestamp();
-    let access_exp = tokens::expiry(now_s, app.config.access_ttl).min(session_end);
-    let refresh_exp = tokens::expiry(now_s, app.config.refresh_ttl).min(session_end);
-    let mint = |kind, gen, exp| {
-        app.keys
-            .mint(kind, user_id, session.id, gen, now_s, exp)
-            .map_err(|e| Error::Internal(format!("signing failed: {e}")))
-    };
-    let access = mint(Kind::Access, None, access_exp)?;
-    let refresh = mint(Kind::Refresh, Some(gen), refresh_exp)?;
-    let at = |s: i64| rfc3339(OffsetDateTime::from_unix_timestamp(s).unwrap_or(now));
-    let mut body = json!({
-        "user": { "id": user_id, "username": username },
-        "session": {
-            "id": session.id,
-            "created_at": rfc3339(session.created_at),
-            "expires_at": rfc3339(session.expires_at),
-        },
-        "access_expires_at": at(access_exp),
-        "refresh_expires_at": at(refresh_exp),
-    });
-    if transport == Transport::Bearer {
-        body["access_token"] = access.into();
-        body["refresh_token"] = refresh.into();
-        body["token_type"] = "Bearer".into();
-        return Ok(Reply::json(200, &body));
+/// The login/refresh answer: body plus cookies, or for bearer transport the tokens in the body.
+fn issue(app: &App, pair: &Pair, transport: Transport) -> Reply {
+    match transport {
+        Transport::Bearer => Reply::json(200, &pair.body(true)),
+        Transport::Cookie => Reply::json(200, &pair.body(false)).cookies(pair.cookies(app)),
     }
-    let max_age =
-        |exp: i64| std::time::Duration::from_secs(u64::try_from(exp - now_s).unwrap_or(0));
-    let c = &app.cookies;
-    Ok(Reply::json(200, &body).cookies([
-        c.set(&c.access, &access, max_age(access_exp)),
-        c.set(&c.refresh, &refresh, max_age(refresh_exp)),
-    ]))
 }
 
 #[derive(Deserialize)]
@@ -241,15 +217,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         )
         .await?;
     app.metrics.login("ok");
-    issue(
-        app,
-        user.id,
-        &user.username,
-        &session,
-        0,
-        req.now,
-        transport,
-    )
+    let pair = Pair::mint(app, user.id, &user.username, session, 0, req.now)?;
+    Ok(issue(app, &pair, transport))
 }
 
 fn truncate(s: &str, max_chars: usize) -> &str {
@@ -284,33 +253,10 @@ async fn refresh(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let Some(token) = token else {
         return Ok(clear(Error::InvalidToken));
     };
-    let Ok(claims) = app
-        .keys
-        .verify(token, Kind::Refresh, req.now.unix_timestamp())
-    else {
-        return Ok(clear(Error::InvalidToken));
-    };
-    let gen = claims.gen.unwrap_or(-1);
-    match app
-        .sessions
-        .refresh(
-            claims.sid,
-            claims.sub,
-            gen,
-            req.now,
-            app.config.refresh_reuse_grace,
-        )
-        .await?
-    {
-        Refreshed::Issued {
-            gen,
-            session,
-            username,
-        } => issue(
-            app, claims.sub, &username, &session, gen, req.now, transport,
-        ),
-        Refreshed::Reused => Ok(clear(Error::TokenReused)),
-        Refreshed::Invalid => Ok(clear(Error::InvalidToken)),
+    match pair::rotate(app, token, req.now).await? {
+        Rotated::Issued(pair) => Ok(issue(app, &pair, transport)),
+        Rotated::Reused => Ok(clear(Error::TokenReused)),
+        Rotated::Invalid => Ok(clear(Error::InvalidToken)),
     }
 }
 
@@ -398,12 +344,12 @@ async fn revoke_one(app: &App, req: &Request<'_>, sid: Uuid) -> Result<Reply, Er
 
 #[derive(Deserialize, Default)]
 struct AbortBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "input::flag")]
     keep_current: bool,
 }
 
 async fn abort(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: AbortBody = req.parse(Accepts::Json)?;
+    let body: AbortBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     let keep = body.keep_current.then_some(id.session_id);
     let revoked = app

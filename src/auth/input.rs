@@ -2,6 +2,7 @@
 //! passwords. Every rejection is a 4xx with a reason; nothing here touches the database.
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
@@ -70,6 +71,25 @@ fn field_message(e: &serde_json::Error) -> String {
     let m = e.to_string();
     let m = m.split(" at line").next().unwrap_or(&m);
     format!("The request body is not acceptable: {m}.")
+}
+
+/// A boolean from JSON (`true`) or from a form field (`"true"`, `"on"`, `"1"`, and their
+/// opposites).
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Text(String),
+    }
+    match Flag::deserialize(d)? {
+        Flag::Bool(b) => Ok(b),
+        Flag::Text(t) => match t.as_str() {
+            "true" | "on" | "1" => Ok(true),
+            "false" | "off" | "0" | "" => Ok(false),
+            _ => Err(serde::de::Error::custom("expected a boolean")),
+        },
+    }
 }
 
 /// A username as stored and as compared.

@@ -1,8 +1,10 @@
 //! Authentication: which credentials a request carries, and whether they name an active
 //! session. Cheap checks first (signature, claims), then the session cache, then the database.
 
+pub mod browser;
 pub mod handlers;
 pub mod input;
+pub mod pair;
 pub mod password;
 pub mod tokens;
 
@@ -91,6 +93,27 @@ pub async fn authenticate(
         session_id: claims.sid,
         header_values: active.header_values.clone(),
     })
+}
+
+/// [`authenticate`], and when that fails for want of a valid access token, an in-line refresh
+/// with the refresh cookie. Returns the new pair when one was minted, so the caller can hand
+/// its cookies to the client.
+pub async fn authenticate_or_refresh(
+    app: &App,
+    creds: &Credentials<'_>,
+    now: OffsetDateTime,
+) -> Result<(Identity, Option<Arc<pair::Pair>>), Error> {
+    match authenticate(app, creds, now).await {
+        Ok(identity) => Ok((identity, None)),
+        Err(Error::Unauthorized) => {
+            let refresh = creds.refresh_cookie.ok_or(Error::Unauthorized)?;
+            match app.inline_refresh.refresh(app, refresh, now).await? {
+                Some(p) => Ok((p.identity(), Some(p))),
+                None => Err(Error::Unauthorized),
+            }
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// What a verified access token says; all the hot path needs of it.

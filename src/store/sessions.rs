@@ -41,7 +41,7 @@ enum Cached {
     Gone,
 }
 
-fn identity_headers(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
+pub fn identity_headers(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
     let uuid = |u: Uuid| {
         let mut buf = [0u8; 36];
         HeaderValue::from_bytes(u.hyphenated().encode_lower(&mut buf).as_bytes())
@@ -281,6 +281,11 @@ impl Sessions {
             })),
             None => Cached::Gone,
         })
+    }
+
+    /// Whether this instance already knows `sid` to be revoked or unknown (no database work).
+    pub async fn known_dead(&self, sid: Uuid) -> bool {
+        matches!(self.cache.get(&sid).await, Some(Cached::Gone))
     }
 
     /// Records whether the revocation listener is connected. Either way the cache starts over:

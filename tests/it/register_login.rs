@@ -204,21 +204,29 @@ async fn bearer_transport_returns_tokens_in_the_body_and_sets_no_cookies() {
 }
 
 #[tokio::test]
-async fn login_and_register_accept_form_posts() {
+async fn login_and_register_accept_form_posts_and_answer_with_redirects() {
     let gw = Gateway::start().await;
-    let r = send(
-        gw.req("POST", "/auth/register")
-            .form(&[("username", "erin"), ("password", PASSWORD)]),
-    )
+    let r = send(gw.req("POST", "/auth/register").form(&[
+        ("username", "erin"),
+        ("password", PASSWORD),
+        ("rd", "/app"),
+    ]))
     .await;
-    assert_eq!(r.status, 201);
-    let r = send(
-        gw.req("POST", "/auth/login")
-            .form(&[("username", "erin"), ("password", PASSWORD)]),
-    )
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        r.header("location"),
+        Some("/auth/login?rd=%2Fapp&registered=1")
+    );
+    let r = send(gw.req("POST", "/auth/login").form(&[
+        ("username", "erin"),
+        ("password", PASSWORD),
+        ("rd", "/app?x=1"),
+    ]))
     .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/app?x=1"));
     assert_eq!(r.cookies().len(), 2);
+    assert_eq!(gw.get("/app", &r.jar()).await.status, 200);
 }
 
 #[tokio::test]
