@@ -2,7 +2,9 @@
 //! loopback HTTP. Files are grouped by capability.
 
 mod bad_input;
+mod browser;
 mod forged_tokens;
+mod forward_auth;
 mod helpers;
 mod instances;
 mod process;
