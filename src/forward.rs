@@ -15,6 +15,8 @@ use crate::App;
 pub const USER_ID: &str = "x-auth-user-id";
 pub const USER: &str = "x-auth-user";
 pub const SESSION_ID: &str = "x-auth-session-id";
+/// The refresh cookie of an in-line refresh, again, for proxies that see one `Set-Cookie` only.
+pub const SECOND_COOKIE: &str = "x-gatehouse-refresh-cookie";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -135,7 +137,14 @@ pub async fn check(
                 &id.session_id.to_string(),
             );
             Ok(match pair {
-                Some(p) => reply.cookies(p.cookies(app)),
+                Some(p) => {
+                    let [access, refresh] = p.cookies(app);
+                    // Proxies that keep only the first Set-Cookie of an auth answer (nginx
+                    // before 1.23 does) find the second one here.
+                    reply
+                        .header(SECOND_COOKIE, refresh.clone())
+                        .cookies([access, refresh])
+                }
                 None => reply,
             })
         }

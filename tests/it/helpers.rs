@@ -34,6 +34,7 @@ pub struct Gateway {
     pub base: String,
     pub admin: String,
     pub db_name: String,
+    pub upstream: SocketAddr,
     pub http: reqwest::Client,
     child: Option<Child>,
     log: PathBuf,
@@ -129,6 +130,7 @@ impl Gateway {
                 base: format!("http://127.0.0.1:{port}"),
                 admin: format!("http://127.0.0.1:{admin_port}"),
                 db_name: db_name.clone(),
+                upstream,
                 http: reqwest::Client::builder()
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
