@@ -9,6 +9,7 @@ mod helpers;
 mod instances;
 mod process;
 mod proxying;
+mod real_browser;
 mod real_proxies;
 mod refresh;
 mod register_login;
