@@ -167,3 +167,62 @@ async fn forward_auth_with_the_database_down_is_503() {
         );
     }
 }
+
+#[tokio::test]
+async fn missing_duplicated_or_garbage_forwarding_headers_never_cause_a_5xx() {
+    let gw = gateway().await;
+    let jar = gw.signup("alice").await;
+    let names = [
+        "x-forwarded-method",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-uri",
+        "x-original-method",
+        "x-original-uri",
+        "x-original-url",
+    ];
+    let values: [&[u8]; 10] = [
+        b"",
+        b"GET",
+        b"/public/x",
+        b"https://app.example.com/a?b",
+        b"//evil.com",
+        b"/%zz/../x",
+        b"\xff\xfe\x80",
+        b"http://[::1",
+        b"https",
+        b"a b c \t \x7f",
+    ];
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    for round in 0..120 {
+        let path = if round % 2 == 0 {
+            "/auth/verify"
+        } else {
+            "/auth/forward"
+        };
+        let mut rb = gw.req("GET", path);
+        if round % 3 == 0 {
+            rb = rb.with(&jar);
+        }
+        if round % 4 == 0 {
+            rb = rb.header("accept", "text/html");
+        }
+        for _ in 0..next(6) {
+            let name = names[next(names.len())];
+            // Sent once or twice, possibly with different values.
+            for _ in 0..=next(2) {
+                let value = reqwest::header::HeaderValue::from_bytes(values[next(values.len())])
+                    .unwrap_or(reqwest::header::HeaderValue::from_static("x"));
+                rb = rb.header(name, value);
+            }
+        }
+        let r = send(rb).await;
+        assert!(r.status < 500, "round {round}: {} {}", r.status, r.text());
+    }
+}
