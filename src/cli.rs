@@ -274,6 +274,14 @@ fn user(config: &Config, cmd: UserCommand) -> Result<(), Failure> {
                 )
                 .await
                 .map_err(|e| unreachable_db(config, &e))?;
+            let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+            store::audit::record(
+                &db,
+                store::audit::Event::new(store::audit::Kind::Disable)
+                    .user(id)
+                    .detail(&detail),
+            )
+            .await;
             println!("disabled {name}; revoked {} session(s)", revoked.len());
             Ok(())
         }),

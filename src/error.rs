@@ -125,6 +125,11 @@ impl Error {
                 "unavailable",
                 "The service is temporarily unavailable; try again shortly.",
             ),
+            Error::Password(PasswordError::Busy) => d(
+                503,
+                "unavailable",
+                "Too many sign-ins at once; try again in a moment.",
+            ),
             Error::Store(StoreError::Query(_)) | Error::Password(_) | Error::Internal(_) => {
                 d(500, "internal", "Something went wrong on our side.")
             }

@@ -78,6 +78,18 @@ impl ProxyHttp for Gateway {
         ctx.peer_trusted = request::is_trusted(ctx.peer, &app.config.trusted_proxies);
         let req = session.req_header();
         ctx.request_id = request_id(req.headers.get("x-request-id"));
+        // The raw head is only consulted for the rare request with Transfer-Encoding.
+        let raw_head = req
+            .headers
+            .contains_key("transfer-encoding")
+            .then(|| session.as_ref().to_h1_raw());
+        if let Some(problem) = request::framing_problem(&req.headers, raw_head.as_deref()) {
+            // Ambiguous framing is how requests get smuggled: refuse it and drop the connection.
+            session.set_keepalive(None);
+            return self
+                .reply(session, ctx, Error::Malformed(problem.into()).into())
+                .await;
+        }
         let path = req.uri.path();
         if !routes::path_is_acceptable(path) {
             return self.reply(session, ctx, Error::BadPath.into()).await;
@@ -90,7 +102,7 @@ impl ProxyHttp for Gateway {
         if routes::is_public(path, &app.config.public_paths) {
             return Ok(false);
         }
-        let creds = Credentials::from_headers(&req.headers, &app.cookies);
+        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
         match auth::authenticate_or_refresh(app, &creds, handlers::now()).await {
             Ok((identity, pair)) => {
                 ctx.identity = Some(identity);

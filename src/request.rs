@@ -49,6 +49,47 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
     html && !xhr
 }
 
+/// Request framing the gateway refuses to interpret or pass on (ASVS V4.2): both
+/// `Content-Length` and `Transfer-Encoding`, more than one `Content-Length`, a
+/// `Transfer-Encoding` other than plain `chunked`, or an `Upgrade` to cleartext HTTP/2.
+///
+/// `raw_head` is the request head as received: the HTTP parser drops `Content-Length` when
+/// `Transfer-Encoding` is present, so that combination is only visible there.
+pub fn framing_problem(headers: &HeaderMap, raw_head: Option<&[u8]>) -> Option<&'static str> {
+    let lengths = headers.get_all("content-length").iter().count()
+        + usize::from(
+            raw_head.is_some_and(head_has_content_length)
+                && headers.get("content-length").is_none(),
+        );
+    let encodings: Vec<&http::HeaderValue> = headers.get_all("transfer-encoding").iter().collect();
+    if lengths > 1 {
+        return Some("The request has more than one Content-Length.");
+    }
+    if lengths == 1 && !encodings.is_empty() {
+        return Some("The request has both Content-Length and Transfer-Encoding.");
+    }
+    if encodings.len() > 1
+        || encodings
+            .first()
+            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"chunked"))
+    {
+        return Some("Only a single Transfer-Encoding: chunked is accepted.");
+    }
+    let h2c = headers.get_all("upgrade").iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case("h2c")))
+    });
+    if h2c {
+        return Some("Upgrading to cleartext HTTP/2 is not allowed.");
+    }
+    None
+}
+
+fn head_has_content_length(head: &[u8]) -> bool {
+    head.split(|b| *b == b'\n')
+        .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
+}
+
 pub fn is_trusted(ip: Option<IpAddr>, trusted: &[IpNet]) -> bool {
     ip.is_some_and(|ip| trusted.iter().any(|n| n.contains(&canonical(ip))))
 }

@@ -106,6 +106,9 @@ impl Reply {
                 reply.header("retry-after", retry_after_secs.to_string())
             }
             Error::MethodNotAllowed { allow } => reply.header("allow", *allow),
+            Error::Password(crate::auth::password::PasswordError::Busy) => {
+                reply.header("retry-after", "1")
+            }
             _ => reply,
         }
     }

@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::request::RequestMeta;
 use crate::respond::Reply;
 use crate::routes::Route;
+use crate::store::audit::{self, Event};
 use crate::store::sessions::Cause;
 use crate::store::users::{self, Created};
 use crate::{forward, App};
@@ -28,7 +29,7 @@ pub struct Request<'a> {
 
 impl Request<'_> {
     fn creds<'b>(&'b self, app: &App) -> Credentials<'b> {
-        Credentials::from_headers(&self.meta.headers, &app.cookies)
+        Credentials::from_headers(&self.meta.headers, &app.cookies).from(self.meta.client_ip)
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self, accepts: Accepts) -> Result<T, Error> {
@@ -88,6 +89,13 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
 /// site is refused. Same origin means the gateway's public origin, the request's own `Host`,
 /// or an allowed redirect host.
 fn same_origin(app: &App, meta: &RequestMeta) -> bool {
+    // Browsers say outright when a request comes from another site.
+    if meta
+        .header("sec-fetch-site")
+        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
+    {
+        return false;
+    }
     let claimed = match (meta.header("origin"), meta.header("referer")) {
         (Some(o), _) => o,
         (None, Some(r)) => r,
@@ -186,10 +194,34 @@ struct LoginBody {
 async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: LoginBody = req.parse(Accepts::JsonOrForm)?;
     let transport = transport(body.token_transport.as_deref())?;
+    let name = input::username(&body.username).ok();
+    let ip_key = format!(
+        "ip:{}",
+        req.meta
+            .client_ip
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+    );
+    let user_key = name.as_ref().map(|n| format!("user:{}", n.canonical));
+    let keys: Vec<&str> = [Some(ip_key.as_str()), user_key.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let started = std::time::Instant::now();
+    if let Some(wait) = app.login_limits.check(&keys, started) {
+        app.metrics.login("rate_limited");
+        audit::record(
+            &app.db,
+            Event::new(audit::Kind::LoginRateLimited).ip(req.meta.client_ip),
+        )
+        .await;
+        return Err(Error::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
     // An impossible username is looked up as nobody: the answer and its cost stay the same.
-    let user = match input::username(&body.username) {
-        Ok(name) => users::credentials(&app.db, &name.canonical).await?,
-        Err(_) => None,
+    let user = match &name {
+        Some(name) => users::credentials(&app.db, &name.canonical).await?,
+        None => None,
     };
     let verified = app
         .hasher
@@ -200,8 +232,18 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .await?;
     let user = match user {
         Some(u) if verified && !u.disabled => u,
-        _ => {
+        other => {
             app.metrics.login("failed");
+            app.login_limits.failed(&keys, started);
+            let mut event = Event::new(audit::Kind::LoginFailed).ip(req.meta.client_ip);
+            if let Some(u) = &other {
+                event = event.user(u.id).detail(if u.disabled {
+                    "disabled user"
+                } else {
+                    "wrong password"
+                });
+            }
+            audit::record(&app.db, event).await;
             return Err(Error::InvalidCredentials);
         }
     };
@@ -217,6 +259,14 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         )
         .await?;
     app.metrics.login("ok");
+    audit::record(
+        &app.db,
+        Event::new(audit::Kind::LoginOk)
+            .user(user.id)
+            .session(session.id)
+            .ip(req.meta.client_ip),
+    )
+    .await;
     let pair = Pair::mint(app, user.id, &user.username, session, 0, req.now)?;
     Ok(issue(app, &pair, transport))
 }
@@ -253,7 +303,7 @@ async fn refresh(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let Some(token) = token else {
         return Ok(clear(Error::InvalidToken));
     };
-    match pair::rotate(app, token, req.now).await? {
+    match pair::rotate(app, token, req.now, req.meta.client_ip).await? {
         Rotated::Issued(pair) => Ok(issue(app, &pair, transport)),
         Rotated::Reused => Ok(clear(Error::TokenReused)),
         Rotated::Invalid => Ok(clear(Error::InvalidToken)),
@@ -273,9 +323,16 @@ async fn logout(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
                 .and_then(|t| app.keys.verify(t, Kind::Refresh, now_s).ok())
         });
     if let Some(claims) = session {
-        app.sessions
+        let revoked = app
+            .sessions
             .revoke(claims.sid, Some(claims.sub), Cause::Logout, req.now)
             .await?;
+        if revoked {
+            let event = Event::new(audit::Kind::Logout)
+                .user(claims.sub)
+                .session(claims.sid);
+            audit::record(&app.db, event.ip(req.meta.client_ip)).await;
+        }
     }
     Ok(Reply::empty(204).cookies(app.cookies.clear_both()))
 }
@@ -334,6 +391,10 @@ async fn revoke_one(app: &App, req: &Request<'_>, sid: Uuid) -> Result<Reply, Er
     {
         return Err(Error::NotFound);
     }
+    let event = Event::new(audit::Kind::Revoke)
+        .user(id.user_id)
+        .session(sid);
+    audit::record(&app.db, event.ip(req.meta.client_ip)).await;
     let reply = Reply::empty(204);
     Ok(if sid == id.session_id {
         reply.cookies(app.cookies.clear_both())
@@ -356,6 +417,11 @@ async fn abort(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .sessions
         .revoke_all(id.user_id, keep, Cause::Abort, req.now)
         .await?;
+    let detail = format!("{} session(s) revoked", revoked.len());
+    let event = Event::new(audit::Kind::Abort)
+        .user(id.user_id)
+        .session(id.session_id);
+    audit::record(&app.db, event.ip(req.meta.client_ip).detail(&detail)).await;
     let reply = Reply::json(200, &json!({ "revoked": revoked.len() }));
     Ok(if body.keep_current {
         reply
@@ -392,5 +458,9 @@ async fn change_password(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             req.now,
         )
         .await?;
+    let event = Event::new(audit::Kind::PasswordChange)
+        .user(id.user_id)
+        .session(id.session_id);
+    audit::record(&app.db, event.ip(req.meta.client_ip)).await;
     Ok(Reply::empty(204))
 }

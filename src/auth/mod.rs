@@ -4,6 +4,7 @@
 pub mod browser;
 pub mod handlers;
 pub mod input;
+pub mod limits;
 pub mod pair;
 pub mod password;
 pub mod tokens;
@@ -37,6 +38,8 @@ pub struct Credentials<'a> {
     pub bearer: Option<&'a str>,
     /// The refresh cookie, if sent exactly once.
     pub refresh_cookie: Option<&'a str>,
+    /// Who is presenting them, for the audit record of an in-line refresh.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl<'a> Credentials<'a> {
@@ -46,10 +49,16 @@ impl<'a> Credentials<'a> {
             access_cookie: cookies::find(cookie_values(), &names.access).one(),
             refresh_cookie: cookies::find(cookie_values(), &names.refresh).one(),
             bearer: bearer(headers),
+            client_ip: None,
         }
     }
 
     /// The access token to check: the cookie, or else the bearer token.
+    pub fn from(mut self, ip: Option<std::net::IpAddr>) -> Self {
+        self.client_ip = ip;
+        self
+    }
+
     pub fn access(&self) -> Option<&'a str> {
         self.access_cookie.or(self.bearer)
     }
@@ -107,7 +116,11 @@ pub async fn authenticate_or_refresh(
         Ok(identity) => Ok((identity, None)),
         Err(Error::Unauthorized) => {
             let refresh = creds.refresh_cookie.ok_or(Error::Unauthorized)?;
-            match app.inline_refresh.refresh(app, refresh, now).await? {
+            match app
+                .inline_refresh
+                .refresh(app, refresh, now, creds.client_ip)
+                .await?
+            {
                 Some(p) => Ok((p.identity(), Some(p))),
                 None => Err(Error::Unauthorized),
             }

@@ -2,6 +2,7 @@
 //! `POST /auth/refresh` uses it, and so does in-line refresh on the proxy and forward-auth
 //! paths, where concurrent requests of one session share one rotation on this instance.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use uuid::Uuid;
 use super::tokens::{self, Kind};
 use super::Identity;
 use crate::error::Error;
+use crate::store::audit::{self, Event};
 use crate::store::sessions::{identity_headers, Refreshed, SessionInfo};
 use crate::App;
 
@@ -117,7 +119,12 @@ pub enum Rotated {
 }
 
 /// Verifies `token` and applies the rotation rule atomically in the database.
-pub async fn rotate(app: &App, token: &str, now: OffsetDateTime) -> Result<Rotated, Error> {
+pub async fn rotate(
+    app: &App,
+    token: &str,
+    now: OffsetDateTime,
+    ip: Option<IpAddr>,
+) -> Result<Rotated, Error> {
     let Ok(claims) = app.keys.verify(token, Kind::Refresh, now.unix_timestamp()) else {
         return Ok(Rotated::Invalid);
     };
@@ -133,10 +140,22 @@ pub async fn rotate(app: &App, token: &str, now: OffsetDateTime) -> Result<Rotat
                 gen,
                 session,
                 username,
-            } => Rotated::Issued(Box::new(Pair::mint(
-                app, claims.sub, &username, session, gen, now,
-            )?)),
-            Refreshed::Reused => Rotated::Reused,
+            } => {
+                let event = Event::new(audit::Kind::Refresh)
+                    .user(claims.sub)
+                    .session(claims.sid);
+                audit::record(&app.db, event.ip(ip)).await;
+                Rotated::Issued(Box::new(Pair::mint(
+                    app, claims.sub, &username, session, gen, now,
+                )?))
+            }
+            Refreshed::Reused => {
+                let event = Event::new(audit::Kind::RefreshReuse)
+                    .user(claims.sub)
+                    .session(claims.sid);
+                audit::record(&app.db, event.ip(ip).detail("session revoked")).await;
+                Rotated::Reused
+            }
             Refreshed::Invalid => Rotated::Invalid,
         },
     )
@@ -172,6 +191,7 @@ impl InlineRefresh {
         app: &App,
         token: &str,
         now: OffsetDateTime,
+        ip: Option<IpAddr>,
     ) -> Result<Option<Arc<Pair>>, Error> {
         let Ok(claims) = app.keys.verify(token, Kind::Refresh, now.unix_timestamp()) else {
             return Ok(None);
@@ -184,7 +204,7 @@ impl InlineRefresh {
         let result = self
             .results
             .try_get_with(key, async {
-                match rotate(app, token, now).await {
+                match rotate(app, token, now, ip).await {
                     Ok(Rotated::Issued(pair)) => Ok(Arc::new(*pair)),
                     Ok(_) => Err(Failed::NoPair),
                     Err(Error::Store(e)) => Err(Failed::Store(

@@ -14,11 +14,16 @@ pub enum PasswordError {
     Hash(String),
     #[error("password hashing is shutting down")]
     Closed,
+    /// More logins are waiting for bcrypt than it can serve soon: shed instead of queueing.
+    #[error("too many password checks waiting")]
+    Busy,
 }
 
 pub struct Hasher {
     cost: u32,
     permits: Arc<Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
     /// Verified against when the user does not exist, so timing does not reveal it.
     dummy_hash: String,
 }
@@ -28,9 +33,13 @@ impl Hasher {
     pub fn new(cost: u32, concurrency: usize) -> Result<Self, PasswordError> {
         let dummy_hash = bcrypt::hash("gatehouse-dummy-password", cost)
             .map_err(|e| PasswordError::Hash(e.to_string()))?;
+        let concurrency = concurrency.max(1);
         Ok(Self {
             cost,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(concurrency)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            // A few seconds of work at cost 12 (~250 ms each); beyond that, answer at once.
+            max_waiting: 16 * concurrency,
             dummy_hash,
         })
     }
@@ -39,11 +48,14 @@ impl Hasher {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| PasswordError::Closed)?;
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(PasswordError::Busy);
+        }
+        let permit = self.permits.acquire().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|_| PasswordError::Closed)?;
         tokio::task::spawn_blocking(f)
             .await
             .map_err(|e| PasswordError::Hash(e.to_string()))

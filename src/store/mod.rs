@@ -1,6 +1,7 @@
 //! Storage: the PostgreSQL pool, database creation and migrations. Queries live beside it in
 //! `users.rs` and `sessions.rs`; nothing outside `store/` writes SQL.
 
+pub mod audit;
 pub mod invalidation;
 pub mod sessions;
 pub mod users;

@@ -13,4 +13,5 @@ mod real_browser;
 mod real_proxies;
 mod refresh;
 mod register_login;
+mod security;
 mod sessions;

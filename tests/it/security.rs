@@ -1,0 +1,328 @@
+//! Attacks gatehouse stops, one test each (issue: hardening). Named for the attack.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+async fn login_from(gw: &Gateway, ip: &str, user: &str, password: &str) -> Resp {
+    send(
+        gw.req("POST", "/auth/login")
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "username": user, "password": password })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn password_guessing_from_one_address_is_rate_limited_with_retry_after() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_LOGIN_RATE", "3/min")]).await;
+    gw.register("alice", PASSWORD).await;
+    for _ in 0..3 {
+        assert_eq!(
+            login_from(&gw, "198.51.100.1", "alice", "wrong password")
+                .await
+                .status,
+            401
+        );
+    }
+    let r = login_from(&gw, "198.51.100.1", "alice", PASSWORD).await;
+    assert_eq!(
+        (r.status, r.error().as_str()),
+        (429, "rate_limited"),
+        "even the right password waits"
+    );
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Another address and another user are not affected.
+    assert_eq!(
+        login_from(&gw, "198.51.100.2", "bob", "wrong password")
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn guessing_one_username_from_many_addresses_is_rate_limited() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_LOGIN_RATE", "3/min")]).await;
+    gw.register("alice", PASSWORD).await;
+    for i in 0..3 {
+        let r = login_from(&gw, &format!("198.51.100.{i}"), "ALICE", "wrong password").await;
+        assert_eq!(r.status, 401);
+    }
+    let r = login_from(&gw, "203.0.113.77", "alice", "wrong password").await;
+    assert_eq!(r.status, 429, "the canonical username's bucket is shared");
+}
+
+#[tokio::test]
+async fn a_lock_out_ends_once_the_failures_stop() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_LOGIN_RATE", "2/s")]).await;
+    gw.register("alice", PASSWORD).await;
+    for _ in 0..2 {
+        login_from(&gw, "198.51.100.1", "alice", "wrong password").await;
+    }
+    assert_eq!(
+        login_from(&gw, "198.51.100.1", "alice", PASSWORD)
+            .await
+            .status,
+        429
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        login_from(&gw, "198.51.100.1", "alice", PASSWORD)
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_login_storm_beyond_bcrypt_capacity_is_shed_not_queued() {
+    let gw = Gateway::start_env(&[
+        ("GATEHOUSE_BCRYPT_COST", "8"),
+        ("GATEHOUSE_LOGIN_RATE", "1000/s"),
+    ])
+    .await;
+    gw.register("alice", PASSWORD).await;
+    let jar = gw.login("alice", PASSWORD).await.jar();
+    let storm: Vec<_> = (0..120)
+        .map(|i| {
+            let http = gw.http.clone();
+            let url = gw.url("/auth/login");
+            tokio::spawn(async move {
+                send(
+                    http.post(url)
+                        .header("x-forwarded-for", format!("10.1.{}.{}", i / 200, i % 200))
+                        .json(&json!({"username": "alice", "password": "wrong password"})),
+                )
+                .await
+            })
+        })
+        .collect();
+    // Proxied traffic keeps flowing while the storm runs.
+    let proxied = gw.get("/app", &jar).await;
+    assert_eq!(proxied.status, 200);
+    let mut shed = 0;
+    for t in storm {
+        let r = t.await.unwrap();
+        assert!(matches!(r.status, 401 | 503), "{} {}", r.status, r.text());
+        if r.status == 503 {
+            assert_eq!(r.header("retry-after"), Some("1"));
+            shed += 1;
+        }
+    }
+    assert!(shed > 0, "some logins were shed");
+}
+
+#[tokio::test]
+async fn spoofed_x_forwarded_for_from_an_untrusted_peer_is_not_believed() {
+    let trusted = Gateway::start().await;
+    trusted.register("alice", PASSWORD).await;
+    let jar = login_from(&trusted, "203.0.113.5", "alice", PASSWORD)
+        .await
+        .jar();
+    let me = trusted.get("/auth/me", &jar).await.json();
+    assert_eq!(
+        me["session"]["ip"], "203.0.113.5",
+        "the trusted proxy's word is taken"
+    );
+
+    let untrusted = Gateway::start_env(&[("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/8")]).await;
+    untrusted.register("alice", PASSWORD).await;
+    let jar = login_from(&untrusted, "203.0.113.5", "alice", PASSWORD)
+        .await
+        .jar();
+    let me = untrusted.get("/auth/me", &jar).await.json();
+    assert_eq!(
+        me["session"]["ip"], "127.0.0.1",
+        "the socket peer, not the claim"
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_fetch_is_refused_by_sec_fetch_site() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let r = send(
+        gw.req("POST", "/auth/sessions/abort")
+            .with(&jar)
+            .header("sec-fetch-site", "cross-site"),
+    )
+    .await;
+    assert_eq!((r.status, r.error().as_str()), (403, "csrf"));
+    assert_eq!(gw.get("/app", &jar).await.status, 200, "nothing changed");
+    let r = send(
+        gw.req("POST", "/auth/logout")
+            .with(&jar)
+            .header("sec-fetch-site", "same-origin"),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+}
+
+#[tokio::test]
+async fn no_cors_headers_are_ever_sent() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let preflight = send(
+        gw.req("OPTIONS", "/auth/login")
+            .header("origin", "https://evil.example")
+            .header("access-control-request-method", "POST"),
+    )
+    .await;
+    let me = send(
+        gw.req("GET", "/auth/me")
+            .with(&jar)
+            .header("origin", "https://evil.example"),
+    )
+    .await;
+    for r in [&preflight, &me] {
+        assert!(
+            r.headers
+                .keys()
+                .all(|k| !k.as_str().starts_with("access-control-")),
+            "{:?}",
+            r.headers
+        );
+    }
+}
+
+#[tokio::test]
+async fn request_smuggling_framing_is_refused_and_never_forwarded() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let cookie = jar.header();
+    let cases = [
+        ("CL and TE", format!("POST /app HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")),
+        ("duplicate CL", format!("POST /app HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")),
+        ("TE not chunked", format!("POST /app HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")),
+        ("obsolete line folding", format!("GET /app HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nX-Folded: a\r\n b\r\n\r\n")),
+        ("h2c upgrade", format!("GET /app HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n")),
+    ];
+    for (what, request) in cases {
+        let (status, body) = raw(&gw, &request).await;
+        assert!((400..500).contains(&status), "{what}: {status} {body}");
+        assert!(
+            !body.contains("\"headers\""),
+            "{what} reached the upstream: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_account_event_is_audited_without_secrets() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_REFRESH_REUSE_GRACE", "0s")]).await;
+    gw.register("alice", PASSWORD).await;
+    gw.login("alice", "bad-guess-123").await;
+    let a = gw.login("alice", PASSWORD).await.jar();
+    let b = gw.login("alice", PASSWORD).await.jar();
+    let c = gw.login("alice", PASSWORD).await.jar();
+    let d = gw.login("alice", PASSWORD).await.jar();
+    let refresh = |jar: &Jar| {
+        send(
+            gw.req("POST", "/auth/refresh")
+                .header("cookie", format!("__Host-refresh_token={}", jar.refresh())),
+        )
+    };
+    refresh(&a).await;
+    assert_eq!(refresh(&a).await.error(), "token_reused");
+    let sid = claims_of(c.access())["sid"].as_str().unwrap().to_string();
+    send(gw.req("DELETE", &format!("/auth/sessions/{sid}")).with(&b)).await;
+    gw.post("/auth/logout", &b).await;
+    send(
+        gw.req("POST", "/auth/password")
+            .with(&d)
+            .json(&json!({"current_password": PASSWORD, "new_password": "another password"})),
+    )
+    .await;
+    send(gw.req("POST", "/auth/sessions/abort").with(&d)).await;
+    let (code, _, err) = gw.cli(&["user", "disable", "alice"], "");
+    assert_eq!(code, 0, "{err}");
+
+    let rows = gw.db().await.query("SELECT kind, coalesce(detail, ''), user_id IS NOT NULL, host(ip) FROM auth_events ORDER BY id", &[]).await.unwrap();
+    let kinds: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    for kind in [
+        "login_failed",
+        "login_ok",
+        "refresh",
+        "refresh_reuse",
+        "revoke",
+        "logout",
+        "password_change",
+        "abort",
+        "disable",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == kind),
+            "{kind} missing from {kinds:?}"
+        );
+    }
+    assert!(
+        rows.iter().all(|r| r.get::<_, bool>(2)),
+        "every event names the user"
+    );
+    let dump = format!(
+        "{:?}",
+        rows.iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>()
+    );
+    for secret in [
+        PASSWORD,
+        "another password",
+        "bad-guess-123",
+        a.access(),
+        a.refresh(),
+    ] {
+        assert!(!dump.contains(secret), "audit holds a secret");
+    }
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_even_at_debug_level() {
+    let canary_password = "canary-PASSWORD-7f3a9c";
+    let gw = Gateway::start_env(&[("GATEHOUSE_LOG", "debug")]).await;
+    assert_eq!(gw.register("alice", canary_password).await.status, 201);
+    let login = gw.login("alice", canary_password).await;
+    let jar = login.jar();
+    gw.get("/app", &jar).await;
+    let bearer = send(gw.req("POST", "/auth/login").json(
+        &json!({"username": "alice", "password": canary_password, "token_transport": "bearer"}),
+    ))
+    .await
+    .json();
+    send(
+        gw.req("GET", "/app")
+            .bearer_auth(bearer["access_token"].as_str().unwrap()),
+    )
+    .await;
+    let refreshed = send(gw.req("POST", "/auth/refresh").with(&jar)).await.jar();
+    gw.get("/app", &jar.only("refresh_token")).await;
+    send(
+        gw.req("POST", "/auth/password").with(&refreshed).json(
+            &json!({"current_password": canary_password, "new_password": "canary-NEW-5511aa"}),
+        ),
+    )
+    .await;
+    gw.post("/auth/logout", &refreshed).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = gw.log_text();
+    assert!(log.contains("DEBUG"), "the log really is at debug level");
+    let secrets = [
+        canary_password.to_string(),
+        "canary-NEW-5511aa".to_string(),
+        jar.access().to_string(),
+        jar.refresh().to_string(),
+        refreshed.access().to_string(),
+        bearer["access_token"].as_str().unwrap().to_string(),
+        bearer["refresh_token"].as_str().unwrap().to_string(),
+        SECRET.to_string(),
+    ];
+    for secret in &secrets {
+        // Any 24-character slice of a token is enough to call it leaked.
+        let probe = &secret[secret.len().saturating_sub(24)..];
+        assert!(!log.contains(probe), "a secret reached the log: …{probe}");
+    }
+}
