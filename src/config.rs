@@ -258,6 +258,93 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+impl Config {
+    /// Every setting's effective value, as `(env, value)`, with secrets masked: what
+    /// `config check` prints and start-up logs.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let secs = |d: Duration| format!("{}s", d.as_secs());
+        let list = |v: &[String]| v.join(",");
+        vec![
+            ("DATABASE_URL", crate::store::redact_url(&self.database_url)),
+            ("GATEHOUSE_LISTEN", self.listen.to_string()),
+            ("GATEHOUSE_ADMIN_LISTEN", self.admin_listen.to_string()),
+            (
+                "GATEHOUSE_UPSTREAM",
+                format!(
+                    "{}://{}",
+                    if self.upstream.tls { "https" } else { "http" },
+                    self.upstream.authority()
+                ),
+            ),
+            ("GATEHOUSE_UPSTREAM_TIMEOUT", secs(self.upstream_timeout)),
+            ("GATEHOUSE_PUBLIC_PATHS", list(&self.public_paths)),
+            ("GATEHOUSE_PUBLIC_URL", self.public_url.clone()),
+            (
+                "GATEHOUSE_ALLOWED_REDIRECT_HOSTS",
+                list(&self.allowed_redirect_hosts),
+            ),
+            (
+                "GATEHOUSE_JWT_SECRET",
+                if self.jwt_secret_generated {
+                    "(random per process)"
+                } else {
+                    "***"
+                }
+                .to_string(),
+            ),
+            ("GATEHOUSE_ACCESS_TTL", secs(self.access_ttl)),
+            ("GATEHOUSE_REFRESH_TTL", secs(self.refresh_ttl)),
+            ("GATEHOUSE_SESSION_TTL", secs(self.session_ttl)),
+            (
+                "GATEHOUSE_REFRESH_REUSE_GRACE",
+                secs(self.refresh_reuse_grace),
+            ),
+            ("GATEHOUSE_COOKIE_SECURE", self.cookie_secure.to_string()),
+            (
+                "GATEHOUSE_COOKIE_DOMAIN",
+                self.cookie_domain.clone().unwrap_or_default(),
+            ),
+            (
+                "GATEHOUSE_REGISTRATION",
+                if self.registration_open {
+                    "open"
+                } else {
+                    "closed"
+                }
+                .into(),
+            ),
+            ("GATEHOUSE_BCRYPT_COST", self.bcrypt_cost.to_string()),
+            ("GATEHOUSE_CACHE_TTL", secs(self.cache_ttl)),
+            (
+                "GATEHOUSE_TRUSTED_PROXIES",
+                self.trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+            (
+                "GATEHOUSE_LOGIN_RATE",
+                format!(
+                    "{}/{}s",
+                    self.login_rate.count,
+                    self.login_rate.period.as_secs()
+                ),
+            ),
+            ("GATEHOUSE_THREADS", self.threads.to_string()),
+            ("GATEHOUSE_LOG", self.log.clone()),
+            (
+                "GATEHOUSE_LOG_FORMAT",
+                match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .into(),
+            ),
+        ]
+    }
+}
+
 /// Raw values before validation, each with the name of the layer it came from.
 #[derive(Debug, Default)]
 pub struct RawConfig {
@@ -790,6 +877,25 @@ mod tests {
         let mut raw = RawConfig::default();
         let e = raw.apply_toml("acess_ttl = 60").unwrap_err();
         assert_eq!(e.key, "acess_ttl");
+    }
+
+    #[test]
+    fn the_description_covers_every_setting_and_masks_secrets() {
+        let c = validate(&[
+            ("GATEHOUSE_JWT_SECRET", "0123456789abcdef0123456789abcdef!"),
+            (
+                "DATABASE_URL",
+                "postgres://app:hunter2hunter2@db:5432/gatehouse",
+            ),
+        ])
+        .unwrap();
+        let d = c.describe();
+        assert_eq!(d.len(), SETTINGS.len());
+        let text = format!("{d:?}");
+        assert!(
+            !text.contains("0123456789abcdef") && !text.contains("hunter2"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -386,6 +386,27 @@ impl Sessions {
         Ok(rows.iter().map(Self::info).collect())
     }
 
+    /// Active sessions of one user or of everyone, with usernames, newest first (for the CLI).
+    pub async fn list_all_active(
+        &self,
+        user_id: Option<Uuid>,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, SessionInfo)>, StoreError> {
+        let client = self.db.conn("session_list_all").await?;
+        let rows = client
+            .query(
+                "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, host(s.ip),
+                        s.user_agent, u.username
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE ($1::uuid IS NULL OR s.user_id = $1) AND s.revoked_at IS NULL
+                   AND s.expires_at > $2 AND s.last_seen_at > $3
+                 ORDER BY s.created_at DESC, s.id",
+                &[&user_id, &now, &(now - self.idle)],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(7), Self::info(r))).collect())
+    }
+
     /// Revokes one session; `user_id` restricts it to that user's sessions. Returns whether an
     /// active session was revoked.
     pub async fn revoke(

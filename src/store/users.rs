@@ -123,3 +123,31 @@ pub async fn set_password(db: &Db, id: Uuid, hash: &str) -> Result<(), StoreErro
         .await?;
     Ok(())
 }
+
+/// A user as the CLI lists them.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: Uuid,
+    pub username: String,
+    pub created_at: OffsetDateTime,
+    pub disabled: bool,
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Listed>, StoreError> {
+    let client = db.conn("user_list").await?;
+    let rows = client
+        .query(
+            "SELECT id, username, created_at, disabled_at IS NOT NULL FROM users ORDER BY username_canonical",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Listed {
+            id: r.get(0),
+            username: r.get(1),
+            created_at: r.get(2),
+            disabled: r.get(3),
+        })
+        .collect())
+}

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod browser;
+mod cli;
 mod forged_tokens;
 mod forward_auth;
 mod helpers;

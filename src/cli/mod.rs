@@ -1,15 +1,14 @@
 //! The command line: `serve` (the default), `migrate`, `user …`, `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use crate::auth::{input, password::Hasher};
+mod accounts;
+
 use crate::config::{self, Config, LogFormat, RawConfig};
-use crate::metrics::Metrics;
-use crate::store::{self, users, Db};
+use crate::store;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -22,6 +21,9 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables (user and sessions commands).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -40,6 +42,9 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// List and revoke sessions; revocations reach running instances at once.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -54,10 +59,34 @@ pub enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Set a user's password (read from standard input) and revoke all their sessions.
+    Passwd {
+        name: String,
+        /// Read the password from standard input without prompting (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Disable a user: logins fail and every session is revoked.
     Disable { name: String },
     /// Enable a disabled user again.
     Enable { name: String },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SessionsCommand {
+    /// List active sessions, of one user or of everyone.
+    List { user: Option<String> },
+    /// Revoke one session by id, or every session of a user.
+    Revoke {
+        /// The session id (a UUID).
+        #[arg(required_unless_present = "user", conflicts_with = "user")]
+        id: Option<String>,
+        /// Revoke every session of this user instead.
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,7 +102,7 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn new(status: i32, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: i32, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -109,7 +138,7 @@ pub fn init_logging(config: &Config) {
     };
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -117,7 +146,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::new(1, format!("cannot start a runtime: {e}")))
 }
 
-fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure {
+pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure {
     let url = store::redact_url(&config.database_url);
     match e {
         store::StoreError::Unavailable(_) => Failure::new(
@@ -158,12 +187,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Migrate => prepare_database(&config),
         Command::Config(ConfigCommand::Check) => {
             println!("configuration is valid");
-            println!("{config:#?}");
+            for (env, value) in config.describe() {
+                println!("{env}={value}");
+            }
             Ok(())
         }
         Command::User(cmd) => {
             prepare_database(&config)?;
-            user(&config, cmd)
+            accounts::user(&config, cmd, cli.json)
+        }
+        Command::Sessions(cmd) => {
+            prepare_database(&config)?;
+            accounts::sessions(&config, cmd, cli.json)
         }
     }
 }
@@ -175,6 +210,12 @@ fn serve(config: Config, demo_upstream: bool) -> Result<(), Failure> {
              process and other instances cannot verify them"
         );
     }
+    let effective: Vec<String> = config
+        .describe()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    tracing::info!(config = %effective.join(" "), "effective configuration");
     prepare_database(&config)?;
     if demo_upstream {
         let addr = config::resolve_upstream(&config.upstream)?;
@@ -198,101 +239,4 @@ fn serve(config: Config, demo_upstream: bool) -> Result<(), Failure> {
     tracing::info!(%listen, %admin, %upstream, "gatehouse listening");
     crate::run(server, app);
     Ok(())
-}
-
-fn read_password(prompt: bool) -> Result<String, Failure> {
-    if prompt {
-        eprint!("password (read from stdin): ");
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| Failure::new(1, format!("cannot read the password: {e}")))?;
-    // A trailing newline from `echo` or a terminal is not part of the password.
-    let s = s.strip_suffix('\n').unwrap_or(&s);
-    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
-}
-
-fn user(config: &Config, cmd: UserCommand) -> Result<(), Failure> {
-    let db = Db::new(&config.database_url, Metrics::new())
-        .map_err(|e| Failure::new(1, e.to_string()))?;
-    let rt = runtime()?;
-    let invalid = |e: crate::error::Error| Failure::new(1, e.describe().message);
-    match cmd {
-        UserCommand::Add {
-            name,
-            password_stdin,
-        } => {
-            let name = input::username(&name).map_err(invalid)?;
-            let password = read_password(!password_stdin)?;
-            input::password(&password).map_err(invalid)?;
-            rt.block_on(async {
-                let hasher = Hasher::new(config.bcrypt_cost, 1)
-                    .map_err(|e| Failure::new(1, e.to_string()))?;
-                let hash = hasher
-                    .hash(&password)
-                    .await
-                    .map_err(|e| Failure::new(1, e.to_string()))?;
-                match users::create(&db, &name.display, &name.canonical, &hash)
-                    .await
-                    .map_err(|e| unreachable_db(config, &e))?
-                {
-                    users::Created::Ok(u) => {
-                        println!("created user {} ({})", u.username, u.id);
-                        Ok(())
-                    }
-                    users::Created::Taken => Err(Failure::new(
-                        1,
-                        format!("user {} already exists", name.display),
-                    )),
-                }
-            })
-        }
-        UserCommand::Disable { name } | UserCommand::Enable { name }
-            if input::username(&name).is_err() =>
-        {
-            Err(Failure::new(1, format!("no such user: {name}")))
-        }
-        UserCommand::Disable { name } => rt.block_on(async {
-            let canonical = input::username(&name).map_err(invalid)?.canonical;
-            let id = users::set_disabled(&db, &canonical, true)
-                .await
-                .map_err(|e| unreachable_db(config, &e))?
-                .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
-            let (sessions, _rx) = store::sessions::Sessions::new(
-                db.clone(),
-                config.cache_ttl,
-                config.refresh_ttl,
-                Metrics::new(),
-            );
-            let revoked = sessions
-                .revoke_all(
-                    id,
-                    None,
-                    store::sessions::Cause::Disable,
-                    crate::auth::handlers::now(),
-                )
-                .await
-                .map_err(|e| unreachable_db(config, &e))?;
-            let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
-            store::audit::record(
-                &db,
-                store::audit::Event::new(store::audit::Kind::Disable)
-                    .user(id)
-                    .detail(&detail),
-            )
-            .await;
-            println!("disabled {name}; revoked {} session(s)", revoked.len());
-            Ok(())
-        }),
-        UserCommand::Enable { name } => rt.block_on(async {
-            let canonical = input::username(&name).map_err(invalid)?.canonical;
-            users::set_disabled(&db, &canonical, false)
-                .await
-                .map_err(|e| unreachable_db(config, &e))?
-                .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
-            println!("enabled {name}");
-            Ok(())
-        }),
-    }
 }

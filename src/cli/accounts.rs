@@ -1,0 +1,230 @@
+//! The account commands: `user …` and `sessions …`. They use the same queries and the same
+//! revocation path as the server, so a revocation here reaches running instances at once.
+
+use std::io::Read;
+
+use serde_json::json;
+use uuid::Uuid;
+
+use super::{runtime, unreachable_db, Failure, SessionsCommand, UserCommand};
+use crate::auth::handlers::{now, rfc3339};
+use crate::auth::{input, password::Hasher};
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::audit::{self, Event};
+use crate::store::sessions::{Cause, Sessions};
+use crate::store::{users, Db, StoreError};
+
+fn read_password(prompt: bool) -> Result<String, Failure> {
+    if prompt {
+        eprint!("password (read from stdin): ");
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| Failure::new(1, format!("cannot read the password: {e}")))?;
+    // A trailing newline from `echo` or a terminal is not part of the password.
+    let s = s.strip_suffix('\n').unwrap_or(&s);
+    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
+}
+
+struct Ctx<'a> {
+    config: &'a Config,
+    db: Db,
+    sessions: Sessions,
+}
+
+impl Ctx<'_> {
+    fn db_err(&self) -> impl Fn(StoreError) -> Failure + '_ {
+        move |e| unreachable_db(self.config, &e)
+    }
+
+    async fn user_id(&self, name: &str) -> Result<Uuid, Failure> {
+        let no_such = || Failure::new(1, format!("no such user: {name}"));
+        let canonical = input::username(name).map_err(|_| no_such())?.canonical;
+        users::credentials(&self.db, &canonical)
+            .await
+            .map_err(self.db_err())?
+            .map(|c| c.id)
+            .ok_or_else(no_such)
+    }
+}
+
+fn context(config: &Config) -> Result<Ctx<'_>, Failure> {
+    let db = Db::new(&config.database_url, Metrics::new())
+        .map_err(|e| Failure::new(1, e.to_string()))?;
+    let (sessions, _touches) = Sessions::new(
+        db.clone(),
+        config.cache_ttl,
+        config.refresh_ttl,
+        Metrics::new(),
+    );
+    Ok(Ctx {
+        config,
+        db,
+        sessions,
+    })
+}
+
+/// Prints rows as an aligned table.
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure> {
+    let ctx = context(config)?;
+    let invalid = |e: crate::error::Error| Failure::new(1, e.describe().message);
+    runtime()?.block_on(async {
+        match cmd {
+            UserCommand::Add { name, password_stdin } => {
+                let name = input::username(&name).map_err(invalid)?;
+                let password = read_password(!password_stdin)?;
+                input::password(&password).map_err(invalid)?;
+                let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
+                let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
+                match users::create(&ctx.db, &name.display, &name.canonical, &hash).await.map_err(ctx.db_err())? {
+                    users::Created::Ok(u) if json => {
+                        println!("{}", json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at)}));
+                        Ok(())
+                    }
+                    users::Created::Ok(u) => {
+                        println!("created user {} ({})", u.username, u.id);
+                        Ok(())
+                    }
+                    users::Created::Taken => Err(Failure::new(1, format!("user {} already exists", name.display))),
+                }
+            }
+            UserCommand::Passwd { name, password_stdin } => {
+                let id = ctx.user_id(&name).await?;
+                let password = read_password(!password_stdin)?;
+                input::password(&password).map_err(invalid)?;
+                let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
+                let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
+                users::set_password(&ctx.db, id, &hash).await.map_err(ctx.db_err())?;
+                let revoked = ctx.sessions.revoke_all(id, None, Cause::PasswordChange, now()).await.map_err(ctx.db_err())?;
+                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+                audit::record(&ctx.db, Event::new(audit::Kind::PasswordChange).user(id).detail(&detail)).await;
+                println!("password changed for {name}; revoked {} session(s)", revoked.len());
+                Ok(())
+            }
+            UserCommand::Disable { name } => {
+                let canonical = input::username(&name).map_err(|_| Failure::new(1, format!("no such user: {name}")))?.canonical;
+                let id = users::set_disabled(&ctx.db, &canonical, true)
+                    .await
+                    .map_err(ctx.db_err())?
+                    .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+                let revoked = ctx.sessions.revoke_all(id, None, Cause::Disable, now()).await.map_err(ctx.db_err())?;
+                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+                audit::record(&ctx.db, Event::new(audit::Kind::Disable).user(id).detail(&detail)).await;
+                println!("disabled {name}; revoked {} session(s)", revoked.len());
+                Ok(())
+            }
+            UserCommand::Enable { name } => {
+                let canonical = input::username(&name).map_err(|_| Failure::new(1, format!("no such user: {name}")))?.canonical;
+                let id = users::set_disabled(&ctx.db, &canonical, false)
+                    .await
+                    .map_err(ctx.db_err())?
+                    .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+                audit::record(&ctx.db, Event::new(audit::Kind::Enable).user(id).detail("by the CLI")).await;
+                println!("enabled {name}");
+                Ok(())
+            }
+            UserCommand::List => {
+                let list = users::list(&ctx.db).await.map_err(ctx.db_err())?;
+                if json {
+                    let items: Vec<_> = list
+                        .iter()
+                        .map(|u| json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled}))
+                        .collect();
+                    println!("{}", serde_json::Value::Array(items));
+                } else {
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|u| vec![u.username.clone(), u.id.to_string(), rfc3339(u.created_at), if u.disabled { "disabled" } else { "active" }.into()])
+                        .collect();
+                    table(&["USERNAME", "ID", "CREATED", "STATE"], &rows);
+                }
+                Ok(())
+            }
+        }
+    })
+}
+
+pub fn sessions(config: &Config, cmd: SessionsCommand, json: bool) -> Result<(), Failure> {
+    let ctx = context(config)?;
+    runtime()?.block_on(async {
+        match cmd {
+            SessionsCommand::List { user } => {
+                let user_id = match &user {
+                    Some(name) => Some(ctx.user_id(name).await?),
+                    None => None,
+                };
+                let list = ctx.sessions.list_all_active(user_id, now()).await.map_err(ctx.db_err())?;
+                if json {
+                    let items: Vec<_> = list
+                        .iter()
+                        .map(|(username, s)| {
+                            json!({
+                                "id": s.id, "user_id": s.user_id, "username": username,
+                                "created_at": rfc3339(s.created_at), "last_seen_at": rfc3339(s.last_seen_at),
+                                "expires_at": rfc3339(s.expires_at), "ip": s.ip, "user_agent": s.user_agent,
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::Value::Array(items));
+                } else {
+                    let rows: Vec<Vec<String>> = list
+                        .iter()
+                        .map(|(username, s)| {
+                            vec![
+                                s.id.to_string(),
+                                username.clone(),
+                                s.ip.clone().unwrap_or_default(),
+                                rfc3339(s.created_at),
+                                rfc3339(s.last_seen_at),
+                                s.user_agent.clone().unwrap_or_default().chars().take(40).collect(),
+                            ]
+                        })
+                        .collect();
+                    table(&["ID", "USER", "IP", "CREATED", "LAST SEEN", "USER AGENT"], &rows);
+                }
+                Ok(())
+            }
+            SessionsCommand::Revoke { id: Some(id), .. } => {
+                let sid = Uuid::try_parse(&id).map_err(|_| Failure::new(1, format!("not a session id: {id}")))?;
+                if !ctx.sessions.revoke(sid, None, Cause::Admin, now()).await.map_err(ctx.db_err())? {
+                    return Err(Failure::new(1, format!("no active session {sid}")));
+                }
+                audit::record(&ctx.db, Event::new(audit::Kind::Revoke).session(sid).detail("by the CLI")).await;
+                println!("revoked session {sid}");
+                Ok(())
+            }
+            SessionsCommand::Revoke { user: Some(name), .. } => {
+                let id = ctx.user_id(&name).await?;
+                let revoked = ctx.sessions.revoke_all(id, None, Cause::Admin, now()).await.map_err(ctx.db_err())?;
+                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+                audit::record(&ctx.db, Event::new(audit::Kind::Abort).user(id).detail(&detail)).await;
+                println!("revoked {} session(s) of {name}", revoked.len());
+                Ok(())
+            }
+            SessionsCommand::Revoke { .. } => Err(Failure::new(2, "name a session id or --user NAME")),
+        }
+    })
+}
