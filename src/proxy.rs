@@ -71,6 +71,9 @@ impl ProxyHttp for Gateway {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let app = &self.app;
+        // Idle keep-alive connections are closed after a minute; Pingora keeps them forever
+        // unless told.
+        session.set_keepalive(Some(KEEPALIVE_SECS));
         ctx.peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -328,7 +331,14 @@ impl Gateway {
     }
 }
 
+/// How long an idle client connection is kept open between requests.
+const KEEPALIVE_SECS: u64 = 60;
+/// How long reading an `/auth` body may stall between two reads.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
 async fn read_body(session: &mut Session) -> Result<Vec<u8>, Error> {
+    // A slow client may not pin a connection and a handler for long.
+    session.set_read_timeout(Some(BODY_READ_TIMEOUT));
     let declared = session
         .req_header()
         .headers
