@@ -22,6 +22,7 @@ struct Inner {
     revocations: IntCounterVec,
     invalidations: IntCounter,
     listener_reconnects: IntCounter,
+    upstream_connections: [IntCounter; 2],
 }
 
 /// The route classes of `Route::class`.
@@ -109,6 +110,16 @@ impl Metrics {
         registry
             .register(Box::new(listener_reconnects.clone()))
             .expect("metric registered once");
+        let upstream = counter_vec(
+            &registry,
+            "gatehouse_upstream_connections_total",
+            "Upstream connections used, by whether they were reused from the keep-alive pool",
+            &["reused"],
+        );
+        let upstream_connections = [
+            upstream.with_label_values(&["false"]),
+            upstream.with_label_values(&["true"]),
+        ];
         Metrics(Arc::new(Inner {
             registry,
             requests,
@@ -121,6 +132,7 @@ impl Metrics {
             revocations,
             invalidations,
             listener_reconnects,
+            upstream_connections,
         }))
     }
 
@@ -158,6 +170,10 @@ impl Metrics {
 
     pub fn revoked(&self, cause: &str, n: u64) {
         self.0.revocations.with_label_values(&[cause]).inc_by(n);
+    }
+
+    pub fn upstream_connection(&self, reused: bool) {
+        self.0.upstream_connections[usize::from(reused)].inc();
     }
 
     pub fn listener_reconnect(&self) {

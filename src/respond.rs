@@ -34,6 +34,15 @@ impl Reply {
         }
     }
 
+    /// A JSON body that is already serialised.
+    pub fn raw_json(status: u16, json: &str) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(json.as_bytes().to_vec()),
+        }
+    }
+
     pub fn html(status: u16, html: String) -> Self {
         Self {
             status,

@@ -18,6 +18,7 @@ pub enum Route {
     Verify,
     Forward,
     Account,
+    OpenApi,
     /// Under `/auth` but no such route.
     AuthNotFound,
     /// A known `/auth` route with the wrong method; carries the `Allow` value.
@@ -36,6 +37,26 @@ impl Route {
         }
     }
 }
+
+/// Every `/auth` operation, as `(method, path template)`: the OpenAPI document is tested
+/// against this list, and the list against `classify`.
+pub const TABLE: &[(&str, &str)] = &[
+    ("POST", "/auth/register"),
+    ("GET", "/auth/login"),
+    ("POST", "/auth/login"),
+    ("POST", "/auth/refresh"),
+    ("POST", "/auth/logout"),
+    ("GET", "/auth/me"),
+    ("GET", "/auth/sessions"),
+    ("POST", "/auth/sessions/abort"),
+    ("DELETE", "/auth/sessions/{id}"),
+    ("POST", "/auth/sessions/{id}"),
+    ("POST", "/auth/password"),
+    ("GET", "/auth/verify"),
+    ("GET", "/auth/forward"),
+    ("GET", "/auth/account"),
+    ("GET", "/auth/openapi.json"),
+];
 
 pub fn classify(method: &str, path: &str) -> Route {
     let rest = match path.strip_prefix("/auth") {
@@ -65,6 +86,7 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/verify" => pick(get, Route::Verify, "GET, HEAD"),
         "/forward" => pick(get, Route::Forward, "GET, HEAD"),
         "/account" => pick(get, Route::Account, "GET, HEAD"),
+        "/openapi.json" => pick(get, Route::OpenApi, "GET, HEAD"),
         _ => match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
             // POST is the HTML form twin of DELETE.
             Some(Ok(id)) => pick(
@@ -151,6 +173,43 @@ mod tests {
         );
         assert_eq!(classify("GET", "/auth/nothing"), Route::AuthNotFound);
         assert_eq!(classify("GET", "/auth"), Route::AuthNotFound);
+    }
+
+    #[test]
+    fn every_listed_operation_is_routed_and_the_openapi_document_lists_exactly_them() {
+        let id = Uuid::new_v4().to_string();
+        for (method, template) in TABLE {
+            let path = template.replace("{id}", &id);
+            let route = classify(method, &path);
+            assert!(
+                !matches!(
+                    route,
+                    Route::AuthNotFound | Route::WrongMethod(_) | Route::Proxy
+                ),
+                "{method} {template}"
+            );
+        }
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("valid JSON");
+        let mut documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| {
+                item.as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|k| *k != "parameters")
+                    .map(move |m| (m.to_ascii_uppercase(), path.clone()))
+            })
+            .collect();
+        let mut listed: Vec<(String, String)> = TABLE
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        documented.sort();
+        listed.sort();
+        assert_eq!(documented, listed);
     }
 
     #[test]

@@ -77,6 +77,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::Forward => forward::check(app, req.meta, req.now, forward::Mode::Redirect).await,
         Route::LoginPage => browser::login_page(app, req).await,
         Route::Account => browser::account(app, req).await,
+        Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::AuthNotFound => Err(Error::NotFound),
         Route::WrongMethod(allow) => Err(Error::MethodNotAllowed { allow }),
         Route::Proxy => Err(Error::Internal(
@@ -84,6 +85,9 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         )),
     }
 }
+
+/// The OpenAPI 3.1 document of these routes, served at `/auth/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// CONTRACT §5: an unsafe request whose `Origin` (or, without one, `Referer`) names another
 /// site is refused. Same origin means the gateway's public origin, the request's own `Host`,
