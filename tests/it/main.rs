@@ -8,6 +8,7 @@ mod forged_tokens;
 mod forward_auth;
 mod helpers;
 mod instances;
+mod openapi_contract;
 mod process;
 mod proxying;
 mod real_browser;
