@@ -171,7 +171,14 @@ psql -At -q -h 127.0.0.1 -U postgres "$DB" -c "INSERT INTO sessions (id, user_id
   SELECT gen_random_uuid(), '$user_id', now(), now(), now() + interval '1 day' FROM generate_series(1, $SESSIONS)
   RETURNING id" | grep -E '^[0-9a-f-]{36}$' | python3 bench/mint_tokens.py "$SECRET" "$user_id" >"$TMP/tokens"
 rss_before=$(rss_kib)
-wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" -s bench/many_sessions.lua "http://$GW/bench" -- "$TMP/tokens" >/dev/null
+# Each session's first request is a cache miss (a database read); keep going until (nearly)
+# all of them are held in memory.
+for _ in 1 2 3 4 5 6; do
+  wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" -s bench/many_sessions.lua "http://$GW/bench" -- "$TMP/tokens" >/dev/null
+  cached=$(metric gatehouse_session_cache_entries)
+  (( cached * 100 >= SESSIONS * 99 )) && break
+done
 sleep 1
-cached=$(metric gatehouse_session_cache_entries)
-echo "resident memory: $((rss_before / 1024)) MiB before, $(( $(rss_kib) / 1024 )) MiB with $cached sessions cached (goal <= 150 MiB at 100,000)"
+rss_after=$(rss_kib)
+echo "resident memory: $((rss_before / 1024)) MiB before, $((rss_after / 1024)) MiB with $cached sessions cached" \
+  "($(( (rss_after - rss_before) * 1024 / (cached > 0 ? cached : 1) )) bytes per session; goal <= 150 MiB at 100,000)"

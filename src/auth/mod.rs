@@ -137,11 +137,17 @@ pub struct AccessClaims {
     pub exp: i64,
 }
 
-/// Access tokens whose signature and claims were already verified, keyed by the whole token,
-/// so a client's repeated requests skip the HMAC and JSON work. Expiry is still checked on
-/// every hit, and the session behind the token on every request.
+/// Access tokens whose signature and claims were already verified, keyed by the SHA-256 of
+/// the whole token (32 bytes instead of the ~400-byte token), so a client's repeated requests
+/// skip the base64, JSON and HMAC work. Expiry is still checked on every hit, and the session
+/// behind the token on every request.
 pub struct VerifiedTokens {
-    cache: moka::sync::Cache<String, AccessClaims>,
+    cache: moka::sync::Cache<[u8; 32], AccessClaims>,
+}
+
+fn fingerprint(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 impl VerifiedTokens {
@@ -155,7 +161,8 @@ impl VerifiedTokens {
     }
 
     pub fn access(&self, keys: &tokens::Keys, token: &str, now: i64) -> Option<AccessClaims> {
-        if let Some(c) = self.cache.get(token) {
+        let key = fingerprint(token);
+        if let Some(c) = self.cache.get(&key) {
             return (c.exp > now - tokens::LEEWAY_SECS).then_some(c);
         }
         let c = keys.verify(token, Kind::Access, now).ok()?;
@@ -166,7 +173,7 @@ impl VerifiedTokens {
         };
         // A token with an `nbf` is not remembered: its start must be checked again.
         if c.nbf.is_none() {
-            self.cache.insert(token.to_owned(), claims);
+            self.cache.insert(key, claims);
         }
         Some(claims)
     }
@@ -175,6 +182,21 @@ impl VerifiedTokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_tokens_still_expire_and_strangers_are_verified() {
+        let keys = tokens::Keys::new(b"0123456789abcdef0123456789abcdef");
+        let verified = VerifiedTokens::new(std::time::Duration::from_secs(900));
+        let now = 1_800_000_000;
+        let sid = Uuid::new_v4();
+        let t = keys.mint(Kind::Access, Uuid::nil(), sid, None, now, now + 60).unwrap();
+        assert_eq!(verified.access(&keys, &t, now).map(|c| c.sid), Some(sid));
+        assert!(verified.access(&keys, &t, now + 30).is_some(), "served from memory");
+        assert!(verified.access(&keys, &t, now + 66).is_none(), "expiry still applies");
+        let mut forged = t.clone();
+        forged.pop();
+        assert!(verified.access(&keys, &forged, now).is_none());
+    }
 
     #[test]
     fn bearer_tokens_are_read_strictly() {
