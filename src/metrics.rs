@@ -1,7 +1,7 @@
 //! Prometheus metrics, served by the admin listener. Labels are bounded: route classes and
 //! outcomes, never user ids or paths.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use prometheus::core::Collector;
 use prometheus::{
@@ -13,6 +13,8 @@ struct Inner {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Request counters by route class and status (100..=599), resolved on first use.
+    requests_by_class: [Vec<OnceLock<IntCounter>>; 3],
     /// The latency histogram of each route class, resolved once: no label lookup per request.
     latency_by_class: [prometheus::Histogram; 3],
     cache: IntCounterVec,
@@ -120,9 +122,12 @@ impl Metrics {
             upstream.with_label_values(&["false"]),
             upstream.with_label_values(&["true"]),
         ];
+        let requests_by_class =
+            ROUTE_CLASSES.map(|_| (100..600).map(|_| OnceLock::new()).collect());
         Metrics(Arc::new(Inner {
             registry,
             requests,
+            requests_by_class,
             latency,
             latency_by_class,
             cache,
@@ -137,12 +142,27 @@ impl Metrics {
     }
 
     pub fn request(&self, route: &str, status: u16, seconds: f64) {
-        let mut buf = itoa_buf();
-        self.0
-            .requests
-            .with_label_values(&[route, status_str(status, &mut buf)])
-            .inc();
-        match ROUTE_CLASSES.iter().position(|c| *c == route) {
+        let class = ROUTE_CLASSES.iter().position(|c| *c == route);
+        let slot = class
+            .zip(usize::from(status).checked_sub(100))
+            .and_then(|(c, s)| {
+                self.0
+                    .requests_by_class
+                    .get(c)
+                    .and_then(|per_status| per_status.get(s))
+            });
+        let counter = || {
+            let mut buf = itoa_buf();
+            self.0
+                .requests
+                .with_label_values(&[route, status_str(status, &mut buf)])
+        };
+        // The label lookup happens once per route class and status, not once per request.
+        match slot {
+            Some(cell) => cell.get_or_init(counter).inc(),
+            None => counter().inc(),
+        }
+        match class {
             Some(i) => self.0.latency_by_class[i].observe(seconds),
             None => self.0.latency.with_label_values(&[route]).observe(seconds),
         }

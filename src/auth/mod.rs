@@ -189,10 +189,18 @@ mod tests {
         let verified = VerifiedTokens::new(std::time::Duration::from_secs(900));
         let now = 1_800_000_000;
         let sid = Uuid::new_v4();
-        let t = keys.mint(Kind::Access, Uuid::nil(), sid, None, now, now + 60).unwrap();
+        let t = keys
+            .mint(Kind::Access, Uuid::nil(), sid, None, now, now + 60)
+            .unwrap();
         assert_eq!(verified.access(&keys, &t, now).map(|c| c.sid), Some(sid));
-        assert!(verified.access(&keys, &t, now + 30).is_some(), "served from memory");
-        assert!(verified.access(&keys, &t, now + 66).is_none(), "expiry still applies");
+        assert!(
+            verified.access(&keys, &t, now + 30).is_some(),
+            "served from memory"
+        );
+        assert!(
+            verified.access(&keys, &t, now + 66).is_none(),
+            "expiry still applies"
+        );
         let mut forged = t.clone();
         forged.pop();
         assert!(verified.access(&keys, &forged, now).is_none());

@@ -120,22 +120,37 @@ pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
             tracing::info!(database = %name, "created database");
             Ok(())
         }
-        // Another instance created it first.
-        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(()),
+        // Another instance created it first (a race shows as a unique violation on the catalog).
+        Err(e)
+            if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE)
+                || e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
+
+/// The advisory lock key serialising migrations ("gatehous" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
 
 /// Applies pending migrations over a connection of its own.
 pub async fn migrate(url: &str) -> Result<usize, StoreError> {
     let cfg = pg_config(url)?;
     let mut client = connect(&cfg).await?;
+    // Instances starting together take turns; the later ones find nothing left to apply.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
     let report = embedded::migrations::runner()
         .set_grouped(true)
         .run_async(&mut client)
         .await
-        .map_err(|e| StoreError::Query(format!("migration failed: {e}")))?;
-    Ok(report.applied_migrations().len())
+        .map_err(|e| StoreError::Query(format!("migration failed: {e}")));
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    Ok(report?.applied_migrations().len())
 }
 
 /// The highest migration this binary knows; `/readyz` compares the database with it.

@@ -99,3 +99,40 @@ async fn the_database_is_created_and_migrated_on_start() {
         .get(0);
     assert!(applied >= 1);
 }
+
+#[test]
+fn instances_starting_together_migrate_one_at_a_time() {
+    let db = format!("gh_test_{}", uuid::Uuid::new_v4().simple());
+    let url = format!("postgres://postgres@{}/{db}", pg_host());
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+                .current_dir(std::env::temp_dir())
+                .env_clear()
+                .env("DATABASE_URL", &url)
+                .env("GATEHOUSE_LOG", "warn")
+                .arg("migrate")
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let results: Vec<_> = runs
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let host = pg_host();
+    let host = host.split(':').next().unwrap_or("127.0.0.1");
+    let _ = Command::new("psql")
+        .args(["-q", "-h", host, "-U", "postgres", "-c"])
+        .arg(format!("DROP DATABASE IF EXISTS \"{db}\" WITH (FORCE)"))
+        .arg("postgres")
+        .status();
+    for out in results {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
