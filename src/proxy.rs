@@ -106,7 +106,11 @@ impl ProxyHttp for Gateway {
             return Ok(false);
         }
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
-        match auth::authenticate_or_refresh(app, &creds, handlers::now()).await {
+        let checked = tokio::time::timeout(
+            AUTH_DEADLINE,
+            auth::authenticate_or_refresh(app, &creds, handlers::now()),
+        );
+        match checked.await.unwrap_or_else(|_| Err(stalled())) {
             Ok((identity, pair)) => {
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
@@ -339,10 +343,23 @@ impl Gateway {
             body: &body,
             now: handlers::now(),
         };
-        handlers::handle(app, &ctx.route, &request)
+        tokio::time::timeout(ROUTE_DEADLINE, handlers::handle(app, &ctx.route, &request))
             .await
+            .unwrap_or_else(|_| Err(stalled()))
             .unwrap_or_else(Reply::from)
     }
+}
+
+/// A database that accepts connections but stops answering must not hold requests forever:
+/// the session check of a proxied request gives up after this long (503, never forwarded).
+const AUTH_DEADLINE: Duration = Duration::from_secs(5);
+/// The same for the gateway's own routes, which may also wait for bcrypt.
+const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
+
+fn stalled() -> Error {
+    Error::Store(crate::store::StoreError::Unavailable(
+        "timed out waiting for the database".into(),
+    ))
 }
 
 /// How long an idle client connection is kept open between requests.

@@ -326,3 +326,51 @@ async fn no_secret_reaches_the_log_even_at_debug_level() {
         assert!(!log.contains(probe), "a secret reached the log: …{probe}");
     }
 }
+
+#[tokio::test]
+async fn a_hanging_database_gives_503_in_bounded_time_and_forwards_nothing() {
+    let gw = Gateway::start_with(Options {
+        relay: true,
+        ..Default::default()
+    })
+    .await;
+    let jar = gw.signup("alice").await;
+    gw.relay().stall();
+    let started = std::time::Instant::now();
+    let r = gw.get("/app", &jar).await;
+    assert_eq!((r.status, r.error().as_str()), (503, "unavailable"));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(r.cookies().is_empty(), "cookies survive");
+    let started = std::time::Instant::now();
+    let r = send(gw.req("POST", "/auth/refresh").with(&jar)).await;
+    assert_eq!(r.status, 503);
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    // Drop the hung connections (nothing they held back is delivered), then come back.
+    gw.relay().cut();
+    gw.relay().unstall();
+    gw.relay().restore();
+    let mut status = 0;
+    for _ in 0..100 {
+        status = gw.get("/app", &jar).await.status;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "recovers without a restart");
+    // The refresh that timed out burnt nothing: the original refresh token still rotates.
+    assert_eq!(
+        send(gw.req("POST", "/auth/refresh").with(&jar))
+            .await
+            .status,
+        200
+    );
+}
