@@ -48,6 +48,32 @@ impl Ctx<'_> {
             .map(|c| c.id)
             .ok_or_else(no_such)
     }
+
+    async fn set_disabled(&self, name: &str, disabled: bool) -> Result<Uuid, Failure> {
+        let no_such = || Failure::new(1, format!("no such user: {name}"));
+        let canonical = input::username(name).map_err(|_| no_such())?.canonical;
+        users::set_disabled(&self.db, &canonical, disabled)
+            .await
+            .map_err(self.db_err())?
+            .ok_or_else(no_such)
+    }
+
+    /// Revokes every session of `id` (other instances hear of it) and audits it as `kind`.
+    async fn revoke_all(
+        &self,
+        id: Uuid,
+        cause: Cause,
+        kind: audit::Kind,
+    ) -> Result<usize, Failure> {
+        let revoked = self
+            .sessions
+            .revoke_all(id, None, cause, now())
+            .await
+            .map_err(self.db_err())?;
+        let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+        audit::record(&self.db, Event::new(kind).user(id).detail(&detail)).await;
+        Ok(revoked.len())
+    }
 }
 
 fn context(config: &Config) -> Result<Ctx<'_>, Failure> {
@@ -118,30 +144,18 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
                 let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
                 let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
                 users::set_password(&ctx.db, id, &hash).await.map_err(ctx.db_err())?;
-                let revoked = ctx.sessions.revoke_all(id, None, Cause::PasswordChange, now()).await.map_err(ctx.db_err())?;
-                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
-                audit::record(&ctx.db, Event::new(audit::Kind::PasswordChange).user(id).detail(&detail)).await;
-                println!("password changed for {name}; revoked {} session(s)", revoked.len());
+                let revoked = ctx.revoke_all(id, Cause::PasswordChange, audit::Kind::PasswordChange).await?;
+                println!("password changed for {name}; revoked {revoked} session(s)");
                 Ok(())
             }
             UserCommand::Disable { name } => {
-                let canonical = input::username(&name).map_err(|_| Failure::new(1, format!("no such user: {name}")))?.canonical;
-                let id = users::set_disabled(&ctx.db, &canonical, true)
-                    .await
-                    .map_err(ctx.db_err())?
-                    .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
-                let revoked = ctx.sessions.revoke_all(id, None, Cause::Disable, now()).await.map_err(ctx.db_err())?;
-                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
-                audit::record(&ctx.db, Event::new(audit::Kind::Disable).user(id).detail(&detail)).await;
-                println!("disabled {name}; revoked {} session(s)", revoked.len());
+                let id = ctx.set_disabled(&name, true).await?;
+                let revoked = ctx.revoke_all(id, Cause::Disable, audit::Kind::Disable).await?;
+                println!("disabled {name}; revoked {revoked} session(s)");
                 Ok(())
             }
             UserCommand::Enable { name } => {
-                let canonical = input::username(&name).map_err(|_| Failure::new(1, format!("no such user: {name}")))?.canonical;
-                let id = users::set_disabled(&ctx.db, &canonical, false)
-                    .await
-                    .map_err(ctx.db_err())?
-                    .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+                let id = ctx.set_disabled(&name, false).await?;
                 audit::record(&ctx.db, Event::new(audit::Kind::Enable).user(id).detail("by the CLI")).await;
                 println!("enabled {name}");
                 Ok(())
@@ -218,10 +232,8 @@ pub fn sessions(config: &Config, cmd: SessionsCommand, json: bool) -> Result<(),
             }
             SessionsCommand::Revoke { user: Some(name), .. } => {
                 let id = ctx.user_id(&name).await?;
-                let revoked = ctx.sessions.revoke_all(id, None, Cause::Admin, now()).await.map_err(ctx.db_err())?;
-                let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
-                audit::record(&ctx.db, Event::new(audit::Kind::Abort).user(id).detail(&detail)).await;
-                println!("revoked {} session(s) of {name}", revoked.len());
+                let revoked = ctx.revoke_all(id, Cause::Admin, audit::Kind::Abort).await?;
+                println!("revoked {revoked} session(s) of {name}");
                 Ok(())
             }
             SessionsCommand::Revoke { .. } => Err(Failure::new(2, "name a session id or --user NAME")),

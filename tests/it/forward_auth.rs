@@ -151,11 +151,7 @@ async fn forward_auth_refreshes_in_line_and_returns_the_cookies() {
 
 #[tokio::test]
 async fn forward_auth_with_the_database_down_is_503() {
-    let gw = Gateway::start_with(Options {
-        relay: true,
-        ..Default::default()
-    })
-    .await;
+    let gw = Gateway::start_with_relay().await;
     let jar = gw.signup("alice").await;
     gw.relay().cut();
     for path in ["/auth/verify", "/auth/forward"] {

@@ -65,6 +65,15 @@ impl Gateway {
         Self::start_with(Options::default()).await
     }
 
+    /// A gateway whose database connections pass through a relay the test can cut.
+    pub async fn start_with_relay() -> Self {
+        Self::start_with(Options {
+            relay: true,
+            ..Default::default()
+        })
+        .await
+    }
+
     pub async fn start_env(env: &[(&str, &str)]) -> Self {
         let mut o = Options::default();
         for (k, v) in env {
@@ -642,4 +651,21 @@ pub async fn raw(gw: &Gateway, request: &str) -> (u16, String) {
         .split_once("\r\n\r\n")
         .map_or(String::new(), |(_, b)| b.to_string());
     (status, body)
+}
+
+/// Repeats `attempt` until it answers `want`, for at most 10 s; returns the last status.
+pub async fn eventually<F, Fut>(want: u16, mut attempt: F) -> u16
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = u16>,
+{
+    let mut status = 0;
+    for _ in 0..100 {
+        status = attempt().await;
+        if status == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    status
 }

@@ -1,8 +1,6 @@
 //! The proxy path: what reaches the upstream, public prefixes, upstream and database failures,
 //! and the first forward-auth endpoint.
 
-use std::time::Duration;
-
 use crate::helpers::*;
 
 #[tokio::test]
@@ -138,25 +136,14 @@ async fn a_silent_upstream_is_504() {
 
 #[tokio::test]
 async fn a_session_not_in_memory_with_the_database_down_is_503_and_not_forwarded() {
-    let gw = Gateway::start_with(Options {
-        relay: true,
-        ..Default::default()
-    })
-    .await;
+    let gw = Gateway::start_with_relay().await;
     let jar = gw.signup("alice").await;
     gw.relay().cut();
     let r = gw.get("/app", &jar).await;
     assert_eq!((r.status, r.error().as_str()), (503, "unavailable"));
     assert!(r.cookies().is_empty());
     gw.relay().restore();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = gw.get("/app", &jar).await.status;
-        if status == 200 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = eventually(200, || async { gw.get("/app", &jar).await.status }).await;
     assert_eq!(status, 200, "recovers without a restart");
 }
 
