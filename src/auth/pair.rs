@@ -216,7 +216,12 @@ impl InlineRefresh {
             })
             .await;
         match result {
-            Ok(pair) if pair.user_id == claims.sub => Ok(Some(pair)),
+            Ok(pair) if pair.user_id == claims.sub => {
+                // A remembered pair must not outlive its session: a logout or revocation
+                // inside the grace window ends it too.
+                let live = app.sessions.lookup(pair.session.id, now).await?;
+                Ok(live.filter(|s| s.user_id == pair.user_id).map(|_| pair))
+            }
             Ok(_) => Ok(None),
             Err(e) => match &*e {
                 Failed::NoPair => Ok(None),

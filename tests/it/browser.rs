@@ -248,3 +248,15 @@ async fn thirty_parallel_requests_after_expiry_share_one_rotation_and_keep_the_s
         "the session survives"
     );
 }
+
+#[tokio::test]
+async fn a_remembered_in_line_refresh_does_not_outlive_a_logout() {
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let old = jar.only("refresh_token");
+    let fresh = gw.get("/app", &old).await.jar();
+    assert_eq!(gw.post("/auth/logout", &fresh).await.status, 204);
+    // Still inside the grace window, with the refresh cookie from before the rotation.
+    assert_eq!(gw.get("/app", &old).await.status, 401);
+    assert_eq!(gw.get("/auth/verify", &old).await.status, 401);
+}
