@@ -97,7 +97,11 @@ fn bcrypt_concurrency() -> usize {
 }
 
 /// Builds the Pingora server: the public proxy, the admin listener and the background writer.
-pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
+///
+/// With `upgrade`, the listening sockets are taken over from a running gatehouse on the same
+/// addresses (sent over `upgrade_socket(&config)` when that process gets SIGQUIT), so a new
+/// binary replaces the old one without refusing a connection.
+pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
     let upstream_addr = config::resolve_upstream(&config.upstream)?;
     let metrics = Metrics::new();
     let db = Db::new(&config.database_url, metrics.clone())
@@ -135,7 +139,15 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
         upstream_keepalive_pool_size: 256,
         ..ServerConf::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let conf = ServerConf {
+        upgrade_sock: upgrade_socket(&app.config),
+        ..conf
+    };
+    let opt = pingora::server::configuration::Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(Some(opt), conf);
     server.bootstrap();
     let conf = server.configuration.clone();
 
@@ -166,7 +178,17 @@ pub fn build_server(config: Config) -> Result<(Server, Arc<App>), StartError> {
     Ok((server, app))
 }
 
-/// SIGTERM and SIGINT both drain: `/readyz` turns false, in-flight requests finish (up to
+/// Where the old process hands its listening sockets to the new one during an upgrade: one
+/// path per public port, so instances on one host do not mix.
+pub fn upgrade_socket(config: &Config) -> String {
+    std::env::temp_dir()
+        .join(format!("gatehouse-upgrade-{}.sock", config.listen.port()))
+        .display()
+        .to_string()
+}
+
+/// SIGQUIT hands the listening sockets to a new process started with `serve --upgrade`, then
+/// drains. SIGTERM and SIGINT both drain: `/readyz` turns false, in-flight requests finish (up to
 /// `DRAIN_LIMIT`), then Pingora closes the listeners and exits.
 struct Signals {
     app: Arc<App>,
@@ -176,15 +198,23 @@ struct Signals {
 impl ShutdownSignalWatch for Signals {
     async fn recv(&self) -> ShutdownSignal {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
         ) else {
             return ShutdownSignal::FastShutdown;
         };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
+        let kind = tokio::select! {
+            _ = term.recv() => ShutdownSignal::GracefulTerminate,
+            _ = int.recv() => ShutdownSignal::GracefulTerminate,
+            _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
+        };
+        if matches!(kind, ShutdownSignal::GracefulUpgrade) {
+            // The new process takes the sockets first; Pingora then lets this one finish.
+            tracing::info!("handing the listening sockets to the new process");
+            self.app.draining.store(true, Ordering::Relaxed);
+            return kind;
         }
         tracing::info!("shutting down: draining in-flight requests");
         self.app.draining.store(true, Ordering::Relaxed);
@@ -192,7 +222,7 @@ impl ShutdownSignalWatch for Signals {
         while self.app.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        ShutdownSignal::GracefulTerminate
+        kind
     }
 }
 

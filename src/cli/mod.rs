@@ -36,6 +36,10 @@ pub enum Command {
         /// has something behind the gateway.
         #[arg(long)]
         demo_upstream: bool,
+        /// Take the listening sockets over from a running gatehouse on the same addresses
+        /// (then send that one SIGQUIT): a zero-downtime binary upgrade.
+        #[arg(long)]
+        upgrade: bool,
     },
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
@@ -180,10 +184,15 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref())?;
     init_logging(&config);
-    match cli.command.unwrap_or(Command::Serve {
+    let default = Command::Serve {
         demo_upstream: false,
-    }) {
-        Command::Serve { demo_upstream } => serve(config, demo_upstream),
+        upgrade: false,
+    };
+    match cli.command.unwrap_or(default) {
+        Command::Serve {
+            demo_upstream,
+            upgrade,
+        } => serve(config, demo_upstream, upgrade),
         Command::Migrate => prepare_database(&config),
         Command::Config(ConfigCommand::Check) => {
             println!("configuration is valid");
@@ -203,7 +212,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-fn serve(config: Config, demo_upstream: bool) -> Result<(), Failure> {
+fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failure> {
     if config.jwt_secret_generated {
         tracing::warn!(
             "GATEHOUSE_JWT_SECRET is not set: using a random key, so tokens die with this \
@@ -227,12 +236,13 @@ fn serve(config: Config, demo_upstream: bool) -> Result<(), Failure> {
     let listen = config.listen;
     let admin = config.admin_listen;
     let upstream = config.upstream.authority();
-    let (server, app) = crate::build_server(config).map_err(|e| match e {
+    let (server, app) = crate::build_server(config, upgrade).map_err(|e| match e {
         crate::StartError::Config(c) => Failure::from(c),
         crate::StartError::Other(m) => Failure::new(1, m),
     })?;
     // Fail before Pingora takes over: it would only log a bind error per thread.
-    for addr in [listen, admin] {
+    // (During an upgrade the old process still holds them: they arrive over the socket.)
+    for addr in [listen, admin].into_iter().filter(|_| !upgrade) {
         std::net::TcpListener::bind(addr)
             .map_err(|e| Failure::new(1, format!("cannot listen on {addr}: {e}")))?;
     }

@@ -193,6 +193,13 @@ impl Gateway {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The exit status if the process has exited by now (`Some(None)`: killed by a signal).
+    pub fn try_exit(&mut self) -> Option<Option<i32>> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status.code())
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> Option<i32> {
         let child = self.child.as_mut()?;
@@ -216,6 +223,20 @@ impl Gateway {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Starts another `gatehouse` process with this gateway's settings (e.g. `serve --upgrade`).
+    pub fn spawn_twin(&self, args: &[&str], log: &std::path::Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap()
     }
 
     /// Runs a `gatehouse` subcommand against this gateway's database and settings.

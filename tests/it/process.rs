@@ -136,3 +136,112 @@ fn instances_starting_together_migrate_one_at_a_time() {
         );
     }
 }
+
+#[tokio::test]
+async fn readyz_turns_503_while_draining() {
+    let mut gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    assert_eq!(
+        send(gw.http.get(format!("{}/readyz", gw.admin)))
+            .await
+            .status,
+        200
+    );
+    let slow = {
+        let http = gw.http.clone();
+        let url = gw.url("/slow?sleep_ms=2000");
+        let cookie = jar.header();
+        tokio::spawn(async move { send(http.get(url).header("cookie", cookie)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = gw.pid().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let mut saw_draining = false;
+    for _ in 0..100 {
+        match gw.http.get(format!("{}/readyz", gw.admin)).send().await {
+            Ok(r) if r.status() == 503 => {
+                saw_draining = true;
+                break;
+            }
+            _ => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+        }
+    }
+    assert!(saw_draining, "readyz reported draining");
+    assert_eq!(slow.await.unwrap().status, 200);
+    let code = tokio::task::spawn_blocking(move || gw.terminate())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn json_logs_have_one_access_line_per_request() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_LOG_FORMAT", "json")]).await;
+    let jar = gw.signup("alice").await;
+    assert_eq!(
+        send(
+            gw.req("GET", "/app")
+                .with(&jar)
+                .header("x-request-id", "trace-me-42")
+        )
+        .await
+        .status,
+        200
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let log = gw.log_text();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|l| l["fields"]["request_id"] == "trace-me-42")
+        .expect("an access line for the request");
+    assert_eq!(access["target"], "access");
+    assert_eq!(access["fields"]["status"], 200);
+    assert_eq!(access["fields"]["route"], "proxy");
+    assert_eq!(access["fields"]["user_id"].as_str().map(str::len), Some(36));
+    assert!(access["fields"]["latency_ms"].is_number());
+    assert!(lines
+        .iter()
+        .any(|l| l["fields"]["message"] == "effective configuration"));
+}
+
+#[tokio::test]
+async fn a_new_binary_takes_over_the_sockets_without_refusing_requests() {
+    let mut old = Gateway::start().await;
+    let jar = old.signup("alice").await;
+    let log =
+        std::env::temp_dir().join(format!("gh-upgrade-{}.log", uuid::Uuid::new_v4().simple()));
+    let mut new = old.spawn_twin(&["serve", "--upgrade"], &log);
+    // Let the new process reach the point where it waits for the sockets.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    let old_pid = old.pid().to_string();
+    let _ = Command::new("kill").args(["-QUIT", &old_pid]).status();
+    // Requests keep being answered through the hand-over and after the old process is gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut served = 0;
+    let mut old_exit = None;
+    while std::time::Instant::now() < deadline {
+        let r = old.get("/app", &jar).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        served += 1;
+        if old_exit.is_none() {
+            old_exit = old.try_exit();
+        } else if served > 20 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = new.kill();
+    let _ = new.wait();
+    let new_log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        old_exit,
+        Some(Some(0)),
+        "the old process drained and exited; new: {new_log}"
+    );
+    assert!(new_log.contains("gatehouse listening"), "{new_log}");
+}
