@@ -183,6 +183,20 @@ impl VerifiedTokens {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn bearer_extraction_never_panics_and_returns_part_of_the_header(v in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            if let Ok(value) = http::HeaderValue::from_bytes(&v) {
+                let mut h = HeaderMap::new();
+                h.insert("authorization", value.clone());
+                if let Some(token) = bearer(&h) {
+                    proptest::prop_assert!(!token.is_empty());
+                    proptest::prop_assert!(value.to_str().unwrap().ends_with(token));
+                }
+            }
+        }
+    }
+
     #[test]
     fn remembered_tokens_still_expire_and_strangers_are_verified() {
         let keys = tokens::Keys::new(b"0123456789abcdef0123456789abcdef");

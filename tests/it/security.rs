@@ -363,3 +363,56 @@ async fn a_hanging_database_gives_503_in_bounded_time_and_forwards_nothing() {
         200
     );
 }
+
+#[tokio::test]
+async fn oversized_or_too_many_headers_are_refused_quickly() {
+    let gw = Gateway::start().await;
+    let many: String = (0..300).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let (status, _) = raw(
+        &gw,
+        &format!("GET /app HTTP/1.1\r\nHost: x\r\n{many}Connection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status) || status == 0,
+        "too many headers: {status}"
+    );
+    let huge = "a".repeat(1_100_000);
+    let started = std::time::Instant::now();
+    let (status, _) = raw(
+        &gw,
+        &format!("GET /app HTTP/1.1\r\nHost: x\r\nX-Huge: {huge}\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert!(
+        (400..500).contains(&status) || status == 0,
+        "oversized header: {status}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // And the gateway is still fine.
+    assert_eq!(send(gw.req("GET", "/auth/me")).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_mid_body_does_not_pin_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start().await;
+    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut out)).await;
+    assert!(read.is_ok(), "the gateway gave up on the body");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+}
