@@ -34,6 +34,9 @@ const ROUTE_CLASSES: [&str; 3] = ["proxy", "auth", "forward_auth"];
 #[derive(Clone)]
 pub struct Metrics(Arc<Inner>);
 
+// Metric definitions are static and registered once at start-up: a failure is a bug that must
+// stop the process before it serves.
+#[allow(clippy::expect_used)]
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
     registry
@@ -43,6 +46,7 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
 }
 
 impl Metrics {
+    #[allow(clippy::expect_used)]
     pub fn new() -> Self {
         let registry = Registry::new();
         let requests = counter_vec(
