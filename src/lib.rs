@@ -118,7 +118,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         .map_err(|e| StartError::Other(e.to_string()))?;
     let app = Arc::new(App {
         keys: Keys::new(&config.jwt_secret.0),
-        verified: auth::VerifiedTokens::new(config.access_ttl),
+        verified: auth::VerifiedTokens::new(),
         inline_refresh: auth::pair::InlineRefresh::new(config.refresh_reuse_grace),
         login_limits: auth::limits::LoginLimiter::new(config.login_rate),
         cookies: CookieNames::new(&config),

@@ -137,13 +137,23 @@ pub struct AccessClaims {
     pub exp: i64,
 }
 
-/// Access tokens whose signature and claims were already verified, keyed by the SHA-256 of
-/// the whole token (32 bytes instead of the ~400-byte token), so a client's repeated requests
-/// skip the base64, JSON and HMAC work. Expiry is still checked on every hit, and the session
-/// behind the token on every request.
+/// Access tokens whose signature and claims were already verified, so a client's repeated
+/// requests skip the base64, JSON and HMAC work. A fixed table of slots indexed by the token's
+/// SHA-256: no allocation per entry, bounded memory, and a lock per slot (no lock that all
+/// requests share). A collision only evicts. Expiry is still checked on every hit, and the
+/// session behind the token on every request.
 pub struct VerifiedTokens {
-    cache: moka::sync::Cache<[u8; 32], AccessClaims>,
+    slots: Box<[std::sync::Mutex<Slot>]>,
 }
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    fingerprint: [u8; 32],
+    claims: Option<AccessClaims>,
+}
+
+/// 2^17 slots (about 11 MiB): room for the active tokens of well over 100,000 sessions.
+const SLOTS: usize = 1 << 17;
 
 fn fingerprint(token: &str) -> [u8; 32] {
     use sha2::Digest;
@@ -151,19 +161,28 @@ fn fingerprint(token: &str) -> [u8; 32] {
 }
 
 impl VerifiedTokens {
-    pub fn new(access_ttl: std::time::Duration) -> Self {
-        let leeway = std::time::Duration::from_secs(tokens::LEEWAY_SECS.unsigned_abs());
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(access_ttl + leeway)
-            .build();
-        Self { cache }
+    pub fn new() -> Self {
+        Self {
+            slots: (0..SLOTS)
+                .map(|_| std::sync::Mutex::new(Slot::default()))
+                .collect(),
+        }
+    }
+
+    fn slot(&self, fp: &[u8; 32]) -> &std::sync::Mutex<Slot> {
+        let index = u64::from_le_bytes([fp[0], fp[1], fp[2], fp[3], fp[4], fp[5], fp[6], fp[7]]);
+        &self.slots[(index as usize) & (SLOTS - 1)]
     }
 
     pub fn access(&self, keys: &tokens::Keys, token: &str, now: i64) -> Option<AccessClaims> {
-        let key = fingerprint(token);
-        if let Some(c) = self.cache.get(&key) {
-            return (c.exp > now - tokens::LEEWAY_SECS).then_some(c);
+        let fp = fingerprint(token);
+        let slot = self.slot(&fp);
+        if let Ok(s) = slot.lock() {
+            if s.fingerprint == fp {
+                if let Some(c) = s.claims {
+                    return (c.exp > now - tokens::LEEWAY_SECS).then_some(c);
+                }
+            }
         }
         let c = keys.verify(token, Kind::Access, now).ok()?;
         let claims = AccessClaims {
@@ -173,9 +192,20 @@ impl VerifiedTokens {
         };
         // A token with an `nbf` is not remembered: its start must be checked again.
         if c.nbf.is_none() {
-            self.cache.insert(key, claims);
+            if let Ok(mut s) = slot.lock() {
+                *s = Slot {
+                    fingerprint: fp,
+                    claims: Some(claims),
+                };
+            }
         }
         Some(claims)
+    }
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -200,7 +230,7 @@ mod tests {
     #[test]
     fn remembered_tokens_still_expire_and_strangers_are_verified() {
         let keys = tokens::Keys::new(b"0123456789abcdef0123456789abcdef");
-        let verified = VerifiedTokens::new(std::time::Duration::from_secs(900));
+        let verified = VerifiedTokens::new();
         let now = 1_800_000_000;
         let sid = Uuid::new_v4();
         let t = keys
