@@ -93,6 +93,27 @@ async fn connection(mut stream: TcpStream) -> std::io::Result<()> {
             }
         };
         buf.drain(..head_len);
+        let upgrade = headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("upgrade") && v.eq_ignore_ascii_case("websocket"));
+        if upgrade {
+            // A stand-in for a WebSocket backend: switch protocols, say who it was told the user
+            // is, then echo raw bytes until the client goes away.
+            let user = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-auth-user"))
+                .map_or(String::new(), |(_, v)| v.clone());
+            let head = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-echo-user: {user}\r\n\r\n"
+            );
+            stream.write_all(head.as_bytes()).await?;
+            if !buf.is_empty() {
+                stream.write_all(&buf).await?;
+            }
+            let (mut r, mut w) = stream.split();
+            tokio::io::copy(&mut r, &mut w).await?;
+            return Ok(());
+        }
         let body = if chunked {
             read_chunked(&mut stream, &mut buf).await?
         } else {

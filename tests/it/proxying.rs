@@ -221,3 +221,49 @@ async fn the_admin_routes_are_not_on_the_public_listener() {
     let r = send(gw.http.get(format!("{}/metrics", gw.admin))).await;
     assert!(r.text().contains("gatehouse_requests_total"));
 }
+
+#[tokio::test]
+async fn websocket_upgrades_pass_after_auth_with_identity_headers() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start().await;
+    let jar = gw.signup("alice").await;
+    let upgrade = |cookie: String| {
+        format!(
+            "GET /ws HTTP/1.1\r\nHost: x\r\n{cookie}Connection: Upgrade\r\nUpgrade: websocket\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Auth-User: mallory\r\n\r\n"
+        )
+    };
+    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream
+        .write_all(upgrade(format!("Cookie: {}\r\n", jar.header())).as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(
+        head.contains("x-echo-user: alice\r\n"),
+        "the backend saw the gateway's identity: {head}"
+    );
+    stream.write_all(b"ping").await.unwrap();
+    let mut echo = [0u8; 4];
+    stream.read_exact(&mut echo).await.unwrap();
+    assert_eq!(&echo, b"ping");
+
+    let unauthenticated =
+        upgrade(String::new()).replace("Connection: Upgrade", "Connection: Upgrade, close");
+    let (status, _) = raw(&gw, &unauthenticated).await;
+    assert_eq!(status, 401, "no session, no upgrade");
+}
