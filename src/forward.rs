@@ -100,9 +100,9 @@ fn is_host(h: &str) -> bool {
 /// The sign-in URL for coming back to `rd`, on the gateway's public origin.
 pub fn login_url(app: &App, rd: &str) -> String {
     format!(
-        "{}/auth/login?rd={}",
+        "{}{}",
         app.config.public_url,
-        percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+        crate::auth::browser::login_location(rd)
     )
 }
 

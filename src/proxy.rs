@@ -122,10 +122,7 @@ impl ProxyHttp for Gateway {
                     && request::is_browser(&req.headers) =>
             {
                 let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let location = format!(
-                    "/auth/login?rd={}",
-                    percent_encoding::utf8_percent_encode(here, percent_encoding::NON_ALPHANUMERIC)
-                );
+                let location = auth::browser::login_location(here);
                 self.reply(session, ctx, Reply::empty(302).header("location", location))
                     .await
             }

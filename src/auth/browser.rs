@@ -41,7 +41,8 @@ fn redirect(status: u16, location: &str) -> Reply {
     Reply::empty(status).header("location", location)
 }
 
-fn login_location(rd: &str) -> String {
+/// The sign-in page's path with `rd` to come back to: the one place that spells it.
+pub fn login_location(rd: &str) -> String {
     format!(
         "/auth/login?rd={}",
         percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
