@@ -328,6 +328,16 @@ impl Gateway {
         client
     }
 
+    /// The refresh generation of the only session in this gateway's database.
+    pub async fn refresh_gen(&self) -> i64 {
+        self.db()
+            .await
+            .query_one("SELECT refresh_gen FROM sessions", &[])
+            .await
+            .unwrap()
+            .get(0)
+    }
+
     pub async fn metric(&self, name: &str) -> f64 {
         let text = self
             .http
