@@ -130,6 +130,31 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
     Ok(raw.validate()?)
 }
 
+/// Someone can still take a port between the check above and Pingora's bind. Pingora then
+/// retries for 30 s and panics in that service's thread only, leaving a process whose health
+/// check says yes while its public port is gone: exit instead, so a supervisor sees it.
+fn exit_if_a_listener_cannot_bind() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default(info);
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if is_listener_bind_failure(message) {
+            tracing::error!("a listener could not bind its address; exiting");
+            std::process::exit(1);
+        }
+    }));
+}
+
+/// How Pingora 0.9 words the panic when a listening service cannot bind (`services/listening.rs`).
+fn is_listener_bind_failure(panic_message: &str) -> bool {
+    panic_message.starts_with("Failed to build listeners")
+}
+
 pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -246,7 +271,23 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
         std::net::TcpListener::bind(addr)
             .map_err(|e| Failure::new(1, format!("cannot listen on {addr}: {e}")))?;
     }
+    exit_if_a_listener_cannot_bind();
     tracing::info!(%listen, %admin, %upstream, "gatehouse listening");
     crate::run(server, app);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_listener_bind_failure;
+
+    #[test]
+    fn only_pingoras_bind_panic_ends_the_process() {
+        assert!(is_listener_bind_failure(
+            "Failed to build listeners: BindError context: bind() failed, after retries, \
+             127.0.0.1:8000 still in use"
+        ));
+        assert!(!is_listener_bind_failure("index out of bounds"));
+        assert!(!is_listener_bind_failure(""));
+    }
 }

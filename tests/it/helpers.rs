@@ -108,6 +108,9 @@ impl Gateway {
         for _ in 0..3 {
             let port = free_port();
             let admin_port = free_port();
+            if port == admin_port {
+                continue;
+            }
             let log = std::env::temp_dir().join(format!("{db_name}-{port}.log"));
             let mut env: Vec<(String, String)> = [
                 ("PATH", std::env::var("PATH").unwrap_or_default()),
@@ -167,6 +170,11 @@ impl Gateway {
                 if let Ok(Some(_)) = child.try_wait() {
                     return false;
                 }
+            }
+            // Another process took one of our ports between `free_port` and the bind: what
+            // answers there is not this gateway, so start again on fresh ports.
+            if self.log_text().contains("is in use") {
+                return false;
             }
             if let Ok(r) = self
                 .http
