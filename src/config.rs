@@ -54,6 +54,12 @@ pub const SETTINGS: &[Setting] = &[
         help: "connect and read timeout towards the upstream",
     },
     Setting {
+        env: "GATEHOUSE_HEADER_TIMEOUT",
+        key: "header_timeout",
+        default: Some("10s"),
+        help: "time a client has to send a request head",
+    },
+    Setting {
         env: "GATEHOUSE_PUBLIC_PATHS",
         key: "public_paths",
         default: Some(""),
@@ -237,6 +243,7 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub upstream: Upstream,
     pub upstream_timeout: Duration,
+    pub header_timeout: Duration,
     pub public_paths: Vec<String>,
     pub public_url: String,
     pub allowed_redirect_hosts: Vec<String>,
@@ -277,6 +284,7 @@ impl Config {
                 ),
             ),
             ("GATEHOUSE_UPSTREAM_TIMEOUT", secs(self.upstream_timeout)),
+            ("GATEHOUSE_HEADER_TIMEOUT", secs(self.header_timeout)),
             ("GATEHOUSE_PUBLIC_PATHS", list(&self.public_paths)),
             ("GATEHOUSE_PUBLIC_URL", self.public_url.clone()),
             (
@@ -493,6 +501,7 @@ impl RawConfig {
             admin_listen: v("admin_listen").socket_addr()?,
             upstream: v("upstream").upstream()?,
             upstream_timeout: v("upstream_timeout").duration()?,
+            header_timeout: v("header_timeout").duration()?,
             public_paths: v("public_paths").list(parse_public_path)?,
             public_url,
             allowed_redirect_hosts: v("allowed_redirect_hosts").list(parse_redirect_host)?,

@@ -14,6 +14,7 @@ pub mod cookies;
 pub mod demo;
 pub mod error;
 pub mod forward;
+pub mod header_timeout;
 pub mod metrics;
 pub mod pages;
 pub mod proxy;
@@ -38,6 +39,7 @@ use auth::password::Hasher;
 use auth::tokens::Keys;
 use config::{Config, ConfigError};
 use cookies::CookieNames;
+use header_timeout::HeaderTimeout;
 use metrics::Metrics;
 use store::sessions::{LastSeenFlusher, Sessions};
 use store::Db;
@@ -153,17 +155,24 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     server.bootstrap();
     let conf = server.configuration.clone();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &conf,
-        proxy::Gateway::new(app.clone()),
-        "gatehouse",
+    let mut proxy = Service::new(
+        "gatehouse".to_string(),
+        HeaderTimeout::new(
+            pingora::proxy::http_proxy(&conf, proxy::Gateway::new(app.clone())),
+            app.config.header_timeout,
+            app.metrics.header_timeouts(),
+        ),
     );
     proxy.add_tcp(&app.config.listen.to_string());
     server.add_service(proxy);
 
     let mut admin = Service::new(
         "gatehouse-admin".to_string(),
-        pingora::apps::http_app::HttpServer::new_app(admin::Admin::new(app.clone())),
+        HeaderTimeout::new(
+            pingora::apps::http_app::HttpServer::new_app(admin::Admin::new(app.clone())),
+            app.config.header_timeout,
+            app.metrics.header_timeouts(),
+        ),
     );
     admin.add_tcp(&app.config.admin_listen.to_string());
     admin.threads = Some(1);

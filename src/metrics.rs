@@ -25,6 +25,7 @@ struct Inner {
     invalidations: IntCounter,
     listener_reconnects: IntCounter,
     upstream_connections: [IntCounter; 2],
+    header_timeouts: IntCounter,
 }
 
 /// The route classes of `Route::class`.
@@ -126,6 +127,14 @@ impl Metrics {
             upstream.with_label_values(&["false"]),
             upstream.with_label_values(&["true"]),
         ];
+        let header_timeouts = IntCounter::new(
+            "gatehouse_header_timeouts_total",
+            "Connections closed because a request head took longer than GATEHOUSE_HEADER_TIMEOUT",
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(header_timeouts.clone()))
+            .expect("metric registered once");
         let requests_by_class =
             ROUTE_CLASSES.map(|_| (100..600).map(|_| OnceLock::new()).collect());
         Metrics(Arc::new(Inner {
@@ -142,6 +151,7 @@ impl Metrics {
             invalidations,
             listener_reconnects,
             upstream_connections,
+            header_timeouts,
         }))
     }
 
@@ -202,6 +212,11 @@ impl Metrics {
 
     pub fn listener_reconnect(&self) {
         self.0.listener_reconnects.inc();
+    }
+
+    /// The counter the header clock bumps when a client runs out of time.
+    pub fn header_timeouts(&self) -> IntCounter {
+        self.0.header_timeouts.clone()
     }
 
     pub fn invalidation_received(&self) {

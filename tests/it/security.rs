@@ -416,3 +416,112 @@ async fn a_client_that_stalls_mid_body_does_not_pin_the_connection() {
     let text = String::from_utf8_lossy(&out);
     assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
 }
+
+/// Reads one response with a `Content-Length` body off a kept-alive connection.
+async fn read_one_response(stream: &mut tokio::net::TcpStream) -> Option<u16> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                return head.split(' ').nth(1).and_then(|s| s.parse().ok());
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Sends one header line every 200 ms until the gateway closes the connection; returns how
+/// long that took (`None`: still open after 10 s).
+async fn trickle_until_closed(stream: &mut tokio::net::TcpStream) -> Option<Duration> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let started = std::time::Instant::now();
+    let mut chunk = [0u8; 1024];
+    for i in 0..50 {
+        tokio::select! {
+            read = stream.read(&mut chunk) => {
+                if matches!(read, Ok(0) | Err(_)) {
+                    return Some(started.elapsed());
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                if stream.write_all(format!("X-Slow-{i}: y\r\n").as_bytes()).await.is_err() {
+                    return Some(started.elapsed());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_slowloris_request_head_is_cut_at_the_header_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(b"GET /app HTTP/1.1\r\n").await.unwrap();
+    let closed = trickle_until_closed(&mut stream).await;
+    let closed = closed.expect("a head trickling in for 10 s was never cut");
+    assert!(closed < Duration::from_secs(4), "cut after {closed:?}");
+    assert!(gw.metric("gatehouse_header_timeouts_total").await >= 1.0);
+    assert_eq!(send(gw.req("GET", "/auth/me")).await.status, 401);
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_may_idle_but_its_next_head_is_on_the_clock() {
+    use tokio::io::AsyncWriteExt;
+    let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
+    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = b"GET /auth/me HTTP/1.1\r\nHost: x\r\n\r\n";
+    stream.write_all(request).await.unwrap();
+    assert_eq!(read_one_response(&mut stream).await, Some(401));
+    // Idle for longer than the header timeout: that is the keep-alive timeout's business.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stream.write_all(request).await.unwrap();
+    assert_eq!(read_one_response(&mut stream).await, Some(401));
+    stream
+        .write_all(b"GET /auth/me HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let closed = trickle_until_closed(&mut stream).await;
+    let closed = closed.expect("the second head trickled for 10 s and was never cut");
+    assert!(closed < Duration::from_secs(4), "cut after {closed:?}");
+}
+
+#[tokio::test]
+async fn a_slow_request_body_is_not_mistaken_for_a_slow_head() {
+    use tokio::io::AsyncWriteExt;
+    let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
+    let jar = gw.signup("alice").await;
+    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 10\r\n\r\n",
+        jar.header()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stream.write_all(b"x").await.unwrap();
+    }
+    assert_eq!(read_one_response(&mut stream).await, Some(200));
+}

@@ -1,0 +1,361 @@
+//! A bound on how long a client may take to send a request head (nginx's
+//! `client_header_timeout`).
+//!
+//! Pingora 0.9 times each read of a request head separately (60 s), so a client that sends one
+//! byte a minute holds a connection, and a worker's attention, for as long as it likes. Pingora
+//! offers no hook before it reads the head, so the bound sits one layer down: every accepted
+//! connection is wrapped in [`Guarded`], which watches the bytes go by.
+//!
+//! The clock starts at accept for the first request and at the first byte of every later one
+//! (time spent idle between requests is the keep-alive timeout's business). It stops at the
+//! blank line that ends the head. The next request's clock is armed when the gateway writes a
+//! final (non-1xx) response head; after `101 Switching Protocols` the connection is a tunnel and
+//! is left alone. Bodies are not covered here: their reads have their own timeouts.
+
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::raw_connect::ProxyDigest;
+use pingora::protocols::Stream;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl,
+    TimingDigest, UniqueID, UniqueIDType,
+};
+use pingora::server::ShutdownWatch;
+use prometheus::IntCounter;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::{Instant, Sleep};
+
+/// A [`ServerApp`] that hands `inner` only guarded connections.
+pub struct HeaderTimeout<A> {
+    inner: Arc<A>,
+    limit: Duration,
+    expired: IntCounter,
+}
+
+impl<A> HeaderTimeout<A> {
+    pub fn new(inner: A, limit: Duration, expired: IntCounter) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            limit,
+            expired,
+        }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderTimeout<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        // A connection handed back for reuse is already wrapped.
+        let stream: Stream = if stream.as_any().is::<Guarded>() {
+            stream
+        } else {
+            Box::new(Guarded::new(stream, self.limit, self.expired.clone()))
+        };
+        self.inner.process_new(stream, shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        self.inner.cleanup().await;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading a request head; `ends` counts the line feeds of a possible blank line so far.
+    Head { ends: u8 },
+    /// The head is in; waiting for the gateway's final response head.
+    Answering,
+    /// Between requests: the next byte read starts a head.
+    Idle,
+    /// After `101`: bytes are someone else's protocol.
+    Tunnel,
+}
+
+/// One client connection with the head clock attached.
+pub struct Guarded {
+    inner: Stream,
+    limit: Duration,
+    phase: Phase,
+    deadline: Instant,
+    /// Only created when a read of a head has to wait: most heads arrive in one read.
+    timer: Option<Pin<Box<Sleep>>>,
+    expired: IntCounter,
+}
+
+impl Guarded {
+    fn new(inner: Stream, limit: Duration, expired: IntCounter) -> Self {
+        Self {
+            inner,
+            limit,
+            phase: Phase::Head { ends: 0 },
+            deadline: Instant::now() + limit,
+            timer: None,
+            expired,
+        }
+    }
+
+    /// Feeds bytes just read through the head scanner.
+    fn saw(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        if self.phase == Phase::Idle {
+            self.phase = Phase::Head { ends: 0 };
+            self.deadline = Instant::now() + self.limit;
+        }
+        if let Phase::Head { ends } = self.phase {
+            self.phase = match head_end(ends, bytes) {
+                Ok(()) => Phase::Answering,
+                Err(ends) => Phase::Head { ends },
+            };
+        }
+    }
+
+    /// Notes what the gateway writes: a final response head re-arms the clock.
+    fn wrote(&mut self, bytes: &[u8]) {
+        if self.phase != Phase::Answering {
+            return;
+        }
+        match response_status_class(bytes) {
+            Some(b'1') if bytes.get(9..12) == Some(b"101") => self.phase = Phase::Tunnel,
+            Some(b'1') | None => {}
+            Some(_) => self.phase = Phase::Idle,
+        }
+    }
+
+    fn timed_out(&mut self) -> io::Error {
+        self.expired.inc();
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the request head did not arrive within the header timeout",
+        )
+    }
+}
+
+/// Scans for the blank line ending a head; bare LF line ends count, as httparse allows them.
+/// `Err` carries the scanner state to resume with.
+fn head_end(mut ends: u8, bytes: &[u8]) -> Result<(), u8> {
+    for &b in bytes {
+        match b {
+            b'\n' => {
+                ends += 1;
+                if ends == 2 {
+                    return Ok(());
+                }
+            }
+            b'\r' => {}
+            _ => ends = 0,
+        }
+    }
+    Err(ends)
+}
+
+/// The status class digit when `bytes` starts with an HTTP/1.x status line.
+fn response_status_class(bytes: &[u8]) -> Option<u8> {
+    if bytes.len() >= 10 && bytes.starts_with(b"HTTP/1.") && bytes[8] == b' ' {
+        Some(bytes[9]).filter(u8::is_ascii_digit)
+    } else {
+        None
+    }
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        let in_head = matches!(this.phase, Phase::Head { .. });
+        if in_head && Instant::now() >= this.deadline {
+            return Poll::Ready(Err(this.timed_out()));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let filled = buf.filled();
+                let new = filled.get(before..).unwrap_or_default();
+                this.saw(new);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending if in_head => {
+                let deadline = this.deadline;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(this.timed_out())),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = result {
+            if n > 0 {
+                this.wrote(buf);
+            }
+        }
+        result
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let result = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = result {
+            if let Some(first) = bufs.iter().find(|b| !b.is_empty()).filter(|_| n > 0) {
+                this.wrote(first);
+            }
+        }
+        result
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guarded")
+            .field("inner", &self.inner)
+            .field("phase", &self.phase)
+            .finish()
+    }
+}
+
+#[async_trait]
+impl Shutdown for Guarded {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await;
+    }
+}
+
+impl UniqueID for Guarded {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for Guarded {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+
+    fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for Guarded {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for Guarded {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+
+    fn set_proxy_digest(&mut self, digest: ProxyDigest) {
+        self.inner.set_proxy_digest(digest);
+    }
+}
+
+impl GetSocketDigest for Guarded {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+
+    fn set_socket_digest(&mut self, digest: SocketDigest) {
+        self.inner.set_socket_digest(digest);
+    }
+}
+
+#[async_trait]
+impl Peek for Guarded {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_ends_at_the_first_blank_line_in_any_split() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nbody";
+        for split in 0..head.len() {
+            let (a, b) = head.split_at(split);
+            let end = match head_end(0, a) {
+                Ok(()) => true,
+                Err(s) => head_end(s, b).is_ok(),
+            };
+            assert!(end, "split at {split}");
+        }
+        assert!(head_end(0, b"GET / HTTP/1.1\nHost: a\n\n").is_ok());
+        assert_eq!(head_end(0, b"GET / HTTP/1.1\r\nHost: a\r\n"), Err(1));
+        assert_eq!(head_end(0, b"GET / HTTP/1.1\r\nHost"), Err(0));
+    }
+
+    #[test]
+    fn only_status_lines_are_read_as_response_heads() {
+        assert_eq!(response_status_class(b"HTTP/1.1 200 OK\r\n"), Some(b'2'));
+        assert_eq!(response_status_class(b"HTTP/1.1 100 Continue"), Some(b'1'));
+        assert_eq!(response_status_class(b"HTTP/1.0 404 "), Some(b'4'));
+        assert_eq!(response_status_class(b"{\"error\":1}"), None);
+        assert_eq!(response_status_class(b"HTTP/1.1"), None);
+        assert_eq!(response_status_class(b"HTTP/1.1 xyz"), None);
+    }
+}
