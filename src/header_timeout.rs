@@ -88,8 +88,9 @@ pub struct Guarded {
     inner: Stream,
     limit: Duration,
     phase: Phase,
-    deadline: Instant,
-    /// Only created when a read of a head has to wait: most heads arrive in one read.
+    /// When the head being read must be complete. `None` while it has not had to wait: a
+    /// head that arrives in one read (nearly all of them) never reads the clock.
+    deadline: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
     expired: IntCounter,
 }
@@ -100,7 +101,7 @@ impl Guarded {
             inner,
             limit,
             phase: Phase::Head { ends: 0 },
-            deadline: Instant::now() + limit,
+            deadline: Some(Instant::now() + limit),
             timer: None,
             expired,
         }
@@ -113,13 +114,22 @@ impl Guarded {
         }
         if self.phase == Phase::Idle {
             self.phase = Phase::Head { ends: 0 };
-            self.deadline = Instant::now() + self.limit;
         }
         if let Phase::Head { ends } = self.phase {
-            self.phase = match head_end(ends, bytes) {
-                Ok(()) => Phase::Answering,
-                Err(ends) => Phase::Head { ends },
-            };
+            match head_end(ends, bytes) {
+                Ok(()) => {
+                    self.phase = Phase::Answering;
+                    self.deadline = None;
+                    self.timer = None;
+                }
+                Err(ends) => {
+                    self.phase = Phase::Head { ends };
+                    // The clock starts at the first read that did not finish the head, a
+                    // moment after its first byte.
+                    self.deadline
+                        .get_or_insert_with(|| Instant::now() + self.limit);
+                }
+            }
         }
     }
 
@@ -145,19 +155,19 @@ impl Guarded {
 }
 
 /// Scans for the blank line ending a head; bare LF line ends count, as httparse allows them.
-/// `Err` carries the scanner state to resume with.
+/// `ends` is the state left by the previous call; `Err` carries the state to resume with.
 fn head_end(mut ends: u8, bytes: &[u8]) -> Result<(), u8> {
-    for &b in bytes {
-        match b {
-            b'\n' => {
-                ends += 1;
-                if ends == 2 {
-                    return Ok(());
-                }
-            }
-            b'\r' => {}
-            _ => ends = 0,
+    let mut line_start = 0;
+    for nl in memchr::memchr_iter(b'\n', bytes) {
+        let only_cr = bytes[line_start..nl].iter().all(|&b| b == b'\r');
+        ends = if only_cr { ends + 1 } else { 1 };
+        if ends >= 2 {
+            return Ok(());
         }
+        line_start = nl + 1;
+    }
+    if bytes[line_start..].iter().any(|&b| b != b'\r') {
+        ends = 0;
     }
     Err(ends)
 }
@@ -178,20 +188,23 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        let in_head = matches!(this.phase, Phase::Head { .. });
-        if in_head && Instant::now() >= this.deadline {
-            return Poll::Ready(Err(this.timed_out()));
+        // A client trickling bytes keeps every read ready, so the timer alone would never fire.
+        if let Some(deadline) = this.deadline {
+            if Instant::now() >= deadline {
+                return Poll::Ready(Err(this.timed_out()));
+            }
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
-                let filled = buf.filled();
-                let new = filled.get(before..).unwrap_or_default();
+                let new = buf.filled().get(before..).unwrap_or_default();
                 this.saw(new);
                 Poll::Ready(Ok(()))
             }
-            Poll::Pending if in_head => {
-                let deadline = this.deadline;
+            Poll::Pending => {
+                let Some(deadline) = this.deadline else {
+                    return Poll::Pending;
+                };
                 let timer = this
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
@@ -347,6 +360,40 @@ mod tests {
         assert!(head_end(0, b"GET / HTTP/1.1\nHost: a\n\n").is_ok());
         assert_eq!(head_end(0, b"GET / HTTP/1.1\r\nHost: a\r\n"), Err(1));
         assert_eq!(head_end(0, b"GET / HTTP/1.1\r\nHost"), Err(0));
+    }
+
+    /// The obvious byte-at-a-time scanner, as the model `head_end` must agree with.
+    fn model(mut ends: u8, bytes: &[u8]) -> Result<(), u8> {
+        for &b in bytes {
+            match b {
+                b'\n' => {
+                    ends += 1;
+                    if ends == 2 {
+                        return Ok(());
+                    }
+                }
+                b'\r' => {}
+                _ => ends = 0,
+            }
+        }
+        Err(ends)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scanner_agrees_with_the_model_across_any_split(
+            bytes in proptest::collection::vec(proptest::sample::select(vec![b'\r', b'\n', b'a', b':']), 0..40),
+            split in 0usize..40,
+        ) {
+            let split = split.min(bytes.len());
+            let (a, b) = bytes.split_at(split);
+            let run = |scan: fn(u8, &[u8]) -> Result<(), u8>| match scan(0, a) {
+                Ok(()) => Ok(()),
+                Err(state) => scan(state, b),
+            };
+            proptest::prop_assert_eq!(run(head_end), run(model));
+            proptest::prop_assert_eq!(head_end(0, &bytes), model(0, &bytes));
+        }
     }
 
     #[test]

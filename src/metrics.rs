@@ -17,7 +17,8 @@ struct Inner {
     requests_by_class: [Vec<OnceLock<IntCounter>>; 3],
     /// The latency histogram of each route class, resolved once: no label lookup per request.
     latency_by_class: [prometheus::Histogram; 3],
-    cache: IntCounterVec,
+    /// Session cache lookups: `[miss, hit]`, resolved once.
+    cache: [IntCounter; 2],
     cache_size: IntGauge,
     db_queries: IntCounterVec,
     logins: IntCounterVec,
@@ -70,12 +71,16 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("metric registered once");
-        let cache = counter_vec(
+        let lookups = counter_vec(
             &registry,
             "gatehouse_session_cache_lookups_total",
             "Session cache lookups, by result (hit or miss)",
             &["result"],
         );
+        let cache = [
+            lookups.with_label_values(&["miss"]),
+            lookups.with_label_values(&["hit"]),
+        ];
         let cache_size =
             IntGauge::new("gatehouse_session_cache_entries", "Sessions held in memory")
                 .expect("valid metric definition");
@@ -183,11 +188,11 @@ impl Metrics {
     }
 
     pub fn cache_hit(&self) {
-        self.0.cache.with_label_values(&["hit"]).inc();
+        self.0.cache[1].inc();
     }
 
     pub fn cache_miss(&self) {
-        self.0.cache.with_label_values(&["miss"]).inc();
+        self.0.cache[0].inc();
     }
 
     pub fn cache_size(&self, n: u64) {

@@ -106,11 +106,11 @@ impl ProxyHttp for Gateway {
             return Ok(false);
         }
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
-        let checked = tokio::time::timeout(
+        let checked = within(
             AUTH_DEADLINE,
             auth::authenticate_or_refresh(app, &creds, handlers::now()),
         );
-        match checked.await.unwrap_or_else(|_| Err(stalled())) {
+        match checked.await.unwrap_or_else(|| Err(stalled())) {
             Ok((identity, pair)) => {
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
@@ -340,9 +340,9 @@ impl Gateway {
             body: &body,
             now: handlers::now(),
         };
-        tokio::time::timeout(ROUTE_DEADLINE, handlers::handle(app, &ctx.route, &request))
+        within(ROUTE_DEADLINE, handlers::handle(app, &ctx.route, &request))
             .await
-            .unwrap_or_else(|_| Err(stalled()))
+            .unwrap_or_else(|| Err(stalled()))
             .unwrap_or_else(Reply::from)
     }
 }
@@ -352,6 +352,21 @@ impl Gateway {
 const AUTH_DEADLINE: Duration = Duration::from_secs(5);
 /// The same for the gateway's own routes, which may also wait for bcrypt.
 const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// `fut`'s output, or `None` if it takes longer than `limit`. Most calls on the request path
+/// finish at the first poll (a cache hit); those never read the clock or touch the timer wheel.
+async fn within<F: std::future::Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    let first = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
+        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await;
+    match first {
+        Some(out) => Some(out),
+        None => tokio::time::timeout(limit, fut).await.ok(),
+    }
+}
 
 fn stalled() -> Error {
     Error::Store(crate::store::StoreError::Unavailable(
@@ -449,6 +464,20 @@ pub fn is_identity_header(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn within_answers_at_once_or_gives_up_at_the_limit() {
+        assert_eq!(within(Duration::from_secs(5), async { 7 }).await, Some(7));
+        let slow = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            8
+        };
+        assert_eq!(within(Duration::from_secs(5), slow).await, Some(8));
+        let stuck = std::future::pending::<u8>();
+        let started = tokio::time::Instant::now();
+        assert_eq!(within(Duration::from_secs(5), stuck).await, None);
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+    }
 
     #[test]
     fn identity_headers_are_recognised_in_every_spelling() {
