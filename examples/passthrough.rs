@@ -26,6 +26,12 @@ impl ProxyHttp for Passthrough {
 
     async fn upstream_peer(&self, _s: &mut Session, _ctx: &mut ()) -> Result<Box<HttpPeer>> {
         let mut peer = HttpPeer::new(self.upstream, false, String::new());
+        // The upstream timeouts gatehouse runs with by default (GATEHOUSE_UPSTREAM_TIMEOUT):
+        // every production proxy sets them, and Pingora arms a timer per read and write when
+        // they are set, which is not the cost of authentication.
+        peer.options.connection_timeout = Some(Duration::from_secs(10));
+        peer.options.read_timeout = Some(Duration::from_secs(30));
+        peer.options.write_timeout = Some(Duration::from_secs(30));
         peer.options.idle_timeout = Some(Duration::from_secs(60));
         Ok(Box::new(peer))
     }

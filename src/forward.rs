@@ -133,7 +133,7 @@ pub async fn check(
         Ok((id, pair)) => {
             let reply = identified(
                 &id.user_id.to_string(),
-                &id.username,
+                id.username(),
                 &id.session_id.to_string(),
             );
             Ok(match pair {

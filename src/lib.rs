@@ -58,7 +58,6 @@ pub struct App {
     pub metrics: Metrics,
     pub upstream_addr: SocketAddr,
     draining: AtomicBool,
-    in_flight: AtomicUsize,
 }
 
 impl App {
@@ -68,18 +67,48 @@ impl App {
 }
 
 /// Counts a request as in flight for as long as it lives; shutdown waits for the count to drop.
-pub struct InFlight(Arc<App>);
+///
+/// The count is process-wide (one server per process) and split into per-thread shards: every
+/// request touches it twice, and one shared counter (plus an `Arc<App>` clone to reach it) was
+/// a cache line the worker threads passed back and forth on every request.
+pub struct InFlight(usize);
+
+#[repr(align(128))]
+struct Shard(AtomicUsize);
+
+const SHARDS: usize = 16;
+
+static IN_FLIGHT: [Shard; SHARDS] = [const { Shard(AtomicUsize::new(0)) }; SHARDS];
 
 impl InFlight {
-    pub fn new(app: &Arc<App>) -> Self {
-        app.in_flight.fetch_add(1, Ordering::Relaxed);
-        Self(app.clone())
+    pub fn new() -> Self {
+        thread_local! {
+            static SHARD: usize = {
+                static NEXT: AtomicUsize = AtomicUsize::new(0);
+                NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+            };
+        }
+        let shard = SHARD.with(|s| *s);
+        IN_FLIGHT[shard].0.fetch_add(1, Ordering::Relaxed);
+        // The request may finish on another thread; it gives back to the shard it took from.
+        Self(shard)
+    }
+
+    /// Requests in flight in this process.
+    pub fn count() -> usize {
+        IN_FLIGHT.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+impl Default for InFlight {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        IN_FLIGHT[self.0].0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -130,7 +159,6 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         metrics,
         upstream_addr,
         draining: AtomicBool::new(false),
-        in_flight: AtomicUsize::new(0),
         config,
     });
 
@@ -230,7 +258,7 @@ impl ShutdownSignalWatch for Signals {
         tracing::info!("shutting down: draining in-flight requests");
         self.app.draining.store(true, Ordering::Relaxed);
         let deadline = Instant::now() + DRAIN_LIMIT;
-        while self.app.in_flight.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+        while InFlight::count() > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         kind

@@ -65,7 +65,7 @@ impl ProxyHttp for Gateway {
             peer: None,
             peer_trusted: false,
             set_cookies: None,
-            _in_flight: InFlight::new(&self.app),
+            _in_flight: InFlight::new(),
         }
     }
 

@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use crate::cookies::{self, CookieNames};
 use crate::error::Error;
+use crate::store::sessions::identity_headers;
 use crate::App;
 use tokens::Kind;
 
@@ -24,10 +25,17 @@ use tokens::Kind;
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user_id: Uuid,
-    pub username: Arc<str>,
     pub session_id: Uuid,
-    /// The identity headers' values, ready to forward.
+    /// The identity headers' values (user id, username, session id), ready to forward. Built
+    /// per request rather than shared with the cached session: a shared buffer's reference
+    /// count was one cache line every worker thread wrote on every request of that session.
     pub header_values: [http::HeaderValue; 3],
+}
+
+impl Identity {
+    pub fn username(&self) -> &str {
+        std::str::from_utf8(self.header_values[1].as_bytes()).unwrap_or_default()
+    }
 }
 
 /// The credentials a request carries, borrowed from its headers.
@@ -98,9 +106,8 @@ pub async fn authenticate(
     }
     Ok(Identity {
         user_id: active.user_id,
-        username: active.username.clone(),
         session_id: claims.sid,
-        header_values: active.header_values.clone(),
+        header_values: identity_headers(active.user_id, &active.username, claims.sid),
     })
 }
 

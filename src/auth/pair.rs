@@ -104,7 +104,6 @@ impl Pair {
     pub fn identity(&self) -> Identity {
         Identity {
             user_id: self.user_id,
-            username: Arc::from(self.username.as_str()),
             session_id: self.session.id,
             header_values: identity_headers(self.user_id, &self.username, self.session.id),
         }

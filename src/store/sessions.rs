@@ -23,9 +23,6 @@ use crate::metrics::Metrics;
 pub struct Active {
     pub user_id: Uuid,
     pub username: Arc<str>,
-    /// `X-Auth-User-Id`, `X-Auth-User`, `X-Auth-Session-Id`, built once per load so forwarding
-    /// a request only bumps reference counts.
-    pub header_values: [HeaderValue; 3],
     pub expires_at: i64,
     /// Unix seconds of the last `last_seen_at` write we asked for; also drives the idle timeout.
     last_seen: AtomicI64,
@@ -41,8 +38,8 @@ enum Cached {
     Gone,
 }
 
+/// `X-Auth-User-Id`, `X-Auth-User` and `X-Auth-Session-Id`, in one allocation.
 pub fn identity_headers(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
-    // One allocation shared by the three values: a cached session costs less memory.
     let mut buf = bytes::BytesMut::with_capacity(72 + username.len());
     let mut uuid = [0u8; 36];
     buf.extend_from_slice(user_id.hyphenated().encode_lower(&mut uuid).as_bytes());
@@ -283,7 +280,6 @@ impl Sessions {
             Some(r) => Cached::Active(Arc::new(Active {
                 user_id: r.get(0),
                 username: Arc::from(r.get::<_, String>(1)),
-                header_values: identity_headers(r.get(0), &r.get::<_, String>(1), sid),
                 expires_at: r.get::<_, OffsetDateTime>(2).unix_timestamp(),
                 last_seen: AtomicI64::new(r.get::<_, OffsetDateTime>(3).unix_timestamp()),
                 loaded: Instant::now(),
