@@ -47,6 +47,15 @@ fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> 
     c
 }
 
+#[allow(clippy::expect_used)]
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let c = IntCounter::new(name, help).expect("valid metric definition");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
 impl Metrics {
     #[allow(clippy::expect_used)]
     pub fn new() -> Self {
@@ -105,23 +114,17 @@ impl Metrics {
             "Sessions revoked, by cause",
             &["cause"],
         );
-        let invalidations = IntCounter::new(
+        let invalidations = counter(
+            &registry,
             "gatehouse_invalidation_messages_total",
             "Session invalidation messages received from other instances",
-        )
-        .expect("valid metric definition");
-        registry
-            .register(Box::new(invalidations.clone()))
-            .expect("metric registered once");
+        );
         let latency_by_class = ROUTE_CLASSES.map(|class| latency.with_label_values(&[class]));
-        let listener_reconnects = IntCounter::new(
+        let listener_reconnects = counter(
+            &registry,
             "gatehouse_listener_reconnects_total",
             "Times the revocation listener lost its connection and reconnected",
-        )
-        .expect("valid metric definition");
-        registry
-            .register(Box::new(listener_reconnects.clone()))
-            .expect("metric registered once");
+        );
         let upstream = counter_vec(
             &registry,
             "gatehouse_upstream_connections_total",
@@ -132,14 +135,11 @@ impl Metrics {
             upstream.with_label_values(&["false"]),
             upstream.with_label_values(&["true"]),
         ];
-        let header_timeouts = IntCounter::new(
+        let header_timeouts = counter(
+            &registry,
             "gatehouse_header_timeouts_total",
             "Connections closed because a request head took longer than GATEHOUSE_HEADER_TIMEOUT",
-        )
-        .expect("valid metric definition");
-        registry
-            .register(Box::new(header_timeouts.clone()))
-            .expect("metric registered once");
+        );
         let requests_by_class =
             ROUTE_CLASSES.map(|_| (100..600).map(|_| OnceLock::new()).collect());
         Metrics(Arc::new(Inner {

@@ -672,11 +672,16 @@ pub fn now_secs() -> i64 {
 }
 
 /// Sends `request` byte for byte and returns the status and body text.
+/// A plain TCP connection to the gateway's public listener.
+pub async fn connect(gw: &Gateway) -> TcpStream {
+    TcpStream::connect(gw.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
 pub async fn raw(gw: &Gateway, request: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(gw).await;
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;

@@ -233,9 +233,7 @@ async fn websocket_upgrades_pass_after_auth_with_identity_headers() {
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Auth-User: mallory\r\n\r\n"
         )
     };
-    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(&gw).await;
     stream
         .write_all(upgrade(format!("Cookie: {}\r\n", jar.header())).as_bytes())
         .await

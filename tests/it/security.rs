@@ -397,9 +397,7 @@ async fn oversized_or_too_many_headers_are_refused_quickly() {
 async fn a_client_that_stalls_mid_body_does_not_pin_the_connection() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let gw = Gateway::start().await;
-    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(&gw).await;
     stream
         .write_all(b"POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"username\":")
         .await
@@ -472,9 +470,7 @@ async fn trickle_until_closed(stream: &mut tokio::net::TcpStream) -> Option<Dura
 async fn a_slowloris_request_head_is_cut_at_the_header_timeout() {
     use tokio::io::AsyncWriteExt;
     let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
-    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(&gw).await;
     stream.write_all(b"GET /app HTTP/1.1\r\n").await.unwrap();
     let closed = trickle_until_closed(&mut stream).await;
     let closed = closed.expect("a head trickling in for 10 s was never cut");
@@ -487,9 +483,7 @@ async fn a_slowloris_request_head_is_cut_at_the_header_timeout() {
 async fn a_kept_alive_connection_may_idle_but_its_next_head_is_on_the_clock() {
     use tokio::io::AsyncWriteExt;
     let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
-    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(&gw).await;
     let request = b"GET /auth/me HTTP/1.1\r\nHost: x\r\n\r\n";
     stream.write_all(request).await.unwrap();
     assert_eq!(read_one_response(&mut stream).await, Some(401));
@@ -511,9 +505,7 @@ async fn a_slow_request_body_is_not_mistaken_for_a_slow_head() {
     use tokio::io::AsyncWriteExt;
     let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "1s")]).await;
     let jar = gw.signup("alice").await;
-    let mut stream = tokio::net::TcpStream::connect(gw.base.trim_start_matches("http://"))
-        .await
-        .unwrap();
+    let mut stream = connect(&gw).await;
     let head = format!(
         "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 10\r\n\r\n",
         jar.header()
