@@ -133,16 +133,8 @@ impl Guarded {
         }
     }
 
-    /// Notes what the gateway writes: a final response head re-arms the clock.
     fn wrote(&mut self, bytes: &[u8]) {
-        if self.phase != Phase::Answering {
-            return;
-        }
-        match response_status_class(bytes) {
-            Some(b'1') if bytes.get(9..12) == Some(b"101") => self.phase = Phase::Tunnel,
-            Some(b'1') | None => {}
-            Some(_) => self.phase = Phase::Idle,
-        }
+        self.phase = after_write(self.phase, bytes);
     }
 
     fn timed_out(&mut self) -> io::Error {
@@ -170,6 +162,19 @@ fn head_end(mut ends: u8, bytes: &[u8]) -> Result<(), u8> {
         ends = 0;
     }
     Err(ends)
+}
+
+/// The phase after the gateway writes `bytes`: a final response head re-arms the clock for
+/// the next request; interim ones (`100 Continue`, `103`) do not, and `101` ends HTTP.
+fn after_write(phase: Phase, bytes: &[u8]) -> Phase {
+    if phase != Phase::Answering {
+        return phase;
+    }
+    match response_status_class(bytes) {
+        Some(b'1') if bytes.get(9..12) == Some(b"101") => Phase::Tunnel,
+        Some(b'1') | None => phase,
+        Some(_) => Phase::Idle,
+    }
 }
 
 /// The status class digit when `bytes` starts with an HTTP/1.x status line.
@@ -394,6 +399,27 @@ mod tests {
             proptest::prop_assert_eq!(run(head_end), run(model));
             proptest::prop_assert_eq!(head_end(0, &bytes), model(0, &bytes));
         }
+    }
+
+    #[test]
+    fn only_a_final_response_head_starts_the_next_requests_clock() {
+        let answering = Phase::Answering;
+        let w = |bytes: &[u8]| after_write(answering, bytes);
+        assert_eq!(w(b"HTTP/1.1 100 Continue\r\n\r\n"), Phase::Answering);
+        assert_eq!(w(b"HTTP/1.1 103 Early Hints\r\n"), Phase::Answering);
+        assert_eq!(w(b"HTTP/1.1 101 Switching Protocols\r\n"), Phase::Tunnel);
+        assert_eq!(w(b"HTTP/1.1 200 OK\r\n"), Phase::Idle);
+        assert_eq!(w(b"HTTP/1.1 413 Payload Too Large\r\n"), Phase::Idle);
+        // Body bytes, and anything written outside the answering phase, change nothing.
+        assert_eq!(w(b"{\"status\": 200}"), Phase::Answering);
+        assert_eq!(
+            after_write(Phase::Tunnel, b"HTTP/1.1 200 OK\r\n"),
+            Phase::Tunnel
+        );
+        assert_eq!(
+            after_write(Phase::Head { ends: 1 }, b"HTTP/1.1 200 OK\r\n"),
+            Phase::Head { ends: 1 }
+        );
     }
 
     #[test]
