@@ -89,28 +89,30 @@ impl ProxyHttp for Gateway {
         if let Some(problem) = request::framing_problem(&req.headers, raw_head.as_deref()) {
             // Ambiguous framing is how requests get smuggled: refuse it and drop the connection.
             session.set_keepalive(None);
-            return self
-                .reply(session, ctx, Error::Malformed(problem.into()).into())
+            return Box::pin(self.reply(session, ctx, Error::Malformed(problem.into()).into()))
                 .await;
         }
         let path = req.uri.path();
         if !routes::path_is_acceptable(path) {
-            return self.reply(session, ctx, Error::BadPath.into()).await;
+            return Box::pin(self.reply(session, ctx, Error::BadPath.into())).await;
         }
         ctx.route = routes::classify(req.method.as_str(), path);
         if ctx.route != Route::Proxy {
-            let reply = self.answer_auth_route(session, ctx).await;
-            return self.reply(session, ctx, reply).await;
+            // Boxed, like every branch below that is not the authenticated hit: an `/auth`
+            // handler's state is many kilobytes, and kept inline it would be allocated and
+            // copied for every proxied request too.
+            let reply = Box::pin(self.answer_auth_route(session, ctx)).await;
+            return Box::pin(self.reply(session, ctx, reply)).await;
         }
         if routes::is_public(path, &app.config.public_paths) {
             return Ok(false);
         }
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
-        let checked = within(
-            AUTH_DEADLINE,
-            auth::authenticate_or_refresh(app, &creds, handlers::now()),
-        );
-        match checked.await.unwrap_or_else(|| Err(stalled())) {
+        let checked = {
+            let check = std::pin::pin!(auth::authenticate_or_refresh(app, &creds, handlers::now()));
+            within(AUTH_DEADLINE, check).await
+        };
+        match checked.unwrap_or_else(|| Err(stalled())) {
             Ok((identity, pair)) => {
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
@@ -123,10 +125,10 @@ impl ProxyHttp for Gateway {
             {
                 let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
                 let location = auth::browser::login_location(here);
-                self.reply(session, ctx, Reply::empty(302).header("location", location))
+                Box::pin(self.reply(session, ctx, Reply::empty(302).header("location", location)))
                     .await
             }
-            Err(e) => self.reply(session, ctx, e.into()).await,
+            Err(e) => Box::pin(self.reply(session, ctx, e.into())).await,
         }
     }
 
@@ -340,7 +342,8 @@ impl Gateway {
             body: &body,
             now: handlers::now(),
         };
-        within(ROUTE_DEADLINE, handlers::handle(app, &ctx.route, &request))
+        let handled = std::pin::pin!(handlers::handle(app, &ctx.route, &request));
+        within(ROUTE_DEADLINE, handled)
             .await
             .unwrap_or_else(|| Err(stalled()))
             .unwrap_or_else(Reply::from)
@@ -355,8 +358,13 @@ const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
 
 /// `fut`'s output, or `None` if it takes longer than `limit`. Most calls on the request path
 /// finish at the first poll (a cache hit); those never read the clock or touch the timer wheel.
-async fn within<F: std::future::Future>(limit: Duration, fut: F) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
+///
+/// The caller pins `fut` where it lives, so the future is stored once, in the caller's state,
+/// and not copied into this one as well.
+async fn within<F: std::future::Future + ?Sized>(
+    limit: Duration,
+    mut fut: std::pin::Pin<&mut F>,
+) -> Option<F::Output> {
     let first = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
         std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
         std::task::Poll::Pending => std::task::Poll::Ready(None),
@@ -467,15 +475,24 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn within_answers_at_once_or_gives_up_at_the_limit() {
-        assert_eq!(within(Duration::from_secs(5), async { 7 }).await, Some(7));
+        assert_eq!(
+            within(Duration::from_secs(5), std::pin::pin!(async { 7 })).await,
+            Some(7)
+        );
         let slow = async {
             tokio::time::sleep(Duration::from_secs(2)).await;
             8
         };
-        assert_eq!(within(Duration::from_secs(5), slow).await, Some(8));
+        assert_eq!(
+            within(Duration::from_secs(5), std::pin::pin!(slow)).await,
+            Some(8)
+        );
         let stuck = std::future::pending::<u8>();
         let started = tokio::time::Instant::now();
-        assert_eq!(within(Duration::from_secs(5), stuck).await, None);
+        assert_eq!(
+            within(Duration::from_secs(5), std::pin::pin!(stuck)).await,
+            None
+        );
         assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 

@@ -123,10 +123,12 @@ pub async fn authenticate_or_refresh(
         Ok(identity) => Ok((identity, None)),
         Err(Error::Unauthorized) => {
             let refresh = creds.refresh_cookie.ok_or(Error::Unauthorized)?;
-            match app
-                .inline_refresh
-                .refresh(app, refresh, now, creds.client_ip)
-                .await?
+            // Boxed so the rare refresh's database work does not make every check's state large.
+            match Box::pin(
+                app.inline_refresh
+                    .refresh(app, refresh, now, creds.client_ip),
+            )
+            .await?
             {
                 Some(p) => Ok((p.identity(), Some(p))),
                 None => Err(Error::Unauthorized),

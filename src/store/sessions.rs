@@ -205,8 +205,11 @@ impl Sessions {
             {
                 // No revocation messages are arriving: re-read rather than trust an old copy.
                 self.metrics.cache_miss();
-                self.cache.invalidate(&sid).await;
-                self.load_coalesced(sid).await?
+                Box::pin(async {
+                    self.cache.invalidate(&sid).await;
+                    self.load_coalesced(sid).await
+                })
+                .await?
             }
             Some(c) => {
                 self.metrics.cache_hit();
@@ -214,7 +217,8 @@ impl Sessions {
             }
             None => {
                 self.metrics.cache_miss();
-                self.load_coalesced(sid).await?
+                // Boxed: the database read's state is kilobytes, and every hit would carry it.
+                Box::pin(self.load_coalesced(sid)).await?
             }
         };
         let Cached::Active(active) = cached else {
@@ -649,6 +653,19 @@ mod tests {
         let now = datetime!(2026-01-01 12:00:11 UTC);
         let at = Some(datetime!(2026-01-01 12:00 UTC));
         assert_eq!(decide_refresh(2, 3, at, now, GRACE), RefreshDecision::Reuse);
+    }
+
+    /// Every proxied request allocates its session check's state; a cache hit must not pay
+    /// for the kilobytes a database read needs (that path is boxed).
+    #[test]
+    fn a_lookup_carries_no_database_state_inline() {
+        // Never connected: the pool is lazy and the future is never polled.
+        let db = Db::new("postgres://nobody@127.0.0.1:1/none", Metrics::new()).unwrap();
+        let hour = Duration::from_secs(3600);
+        let (sessions, _rx) = Sessions::new(db, hour, hour, Metrics::new());
+        let lookup = sessions.lookup(Uuid::nil(), OffsetDateTime::UNIX_EPOCH);
+        let size = std::mem::size_of_val(&lookup);
+        assert!(size <= 1536, "lookup future is {size} bytes");
     }
 
     #[test]
