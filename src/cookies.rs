@@ -13,6 +13,19 @@ pub struct CookieNames {
     domain: Option<String>,
 }
 
+#[cfg(test)]
+impl CookieNames {
+    /// The names in the default (secure, host-only) mode, for other modules' tests.
+    pub fn for_tests() -> Self {
+        Self {
+            access: "__Host-access_token".into(),
+            refresh: "__Host-refresh_token".into(),
+            secure: true,
+            domain: None,
+        }
+    }
+}
+
 /// What a request's cookies say about one name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Found<'a> {
@@ -95,18 +108,27 @@ pub fn pairs<'a>(
         })
 }
 
-/// Looks up `name` across all `Cookie` headers.
-pub fn find<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Found<'a> {
-    let mut found = Found::Missing;
+/// Looks up the gateway's two cookies in one pass over all `Cookie` headers: `(access,
+/// refresh)`.
+pub fn find_ours<'a>(
+    headers: impl Iterator<Item = &'a [u8]>,
+    names: &CookieNames,
+) -> (Found<'a>, Found<'a>) {
+    let (mut access, mut refresh) = (Found::Missing, Found::Missing);
     for (n, v) in pairs(headers) {
-        if n == name {
-            found = match found {
-                Found::Missing => Found::One(v),
-                _ => return Found::Ambiguous,
-            };
-        }
+        let slot = if n == names.access {
+            &mut access
+        } else if n == names.refresh {
+            &mut refresh
+        } else {
+            continue;
+        };
+        *slot = match slot {
+            Found::Missing => Found::One(v),
+            _ => Found::Ambiguous,
+        };
     }
-    found
+    (access, refresh)
 }
 
 /// The `Cookie` header to forward: every pair except the gateway's own, in order. `None` when
@@ -115,18 +137,23 @@ pub fn without_ours<'a>(
     headers: impl Iterator<Item = &'a [u8]>,
     names: &CookieNames,
 ) -> Option<String> {
-    let kept: Vec<String> = headers
+    let mut kept = String::new();
+    let pairs = headers
         .filter_map(|h| std::str::from_utf8(h).ok())
         .flat_map(|h| h.split(';'))
         .map(str::trim)
-        .filter(|pair| !pair.is_empty())
-        .filter(|pair| {
-            let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
-            !names.is_ours(name)
-        })
-        .map(str::to_string)
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+        .filter(|pair| !pair.is_empty());
+    for pair in pairs {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+        if names.is_ours(name) {
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.push_str("; ");
+        }
+        kept.push_str(pair);
+    }
+    (!kept.is_empty()).then_some(kept)
 }
 
 #[cfg(test)]
@@ -179,10 +206,17 @@ mod tests {
 
     #[test]
     fn a_cookie_sent_twice_is_ambiguous() {
-        let h: Vec<&[u8]> = vec![b"a=1; access_token=x", b"access_token=y"];
-        assert_eq!(find(h.into_iter(), "access_token"), Found::Ambiguous);
+        let n = names(false, None);
+        let h: Vec<&[u8]> = vec![b"a=1; access_token=x; refresh_token=r", b"access_token=y"];
+        assert_eq!(
+            find_ours(h.into_iter(), &n),
+            (Found::Ambiguous, Found::One("r"))
+        );
         let h: Vec<&[u8]> = vec![b"a=1; access_token=x"];
-        assert_eq!(find(h.into_iter(), "access_token"), Found::One("x"));
+        assert_eq!(
+            find_ours(h.into_iter(), &n),
+            (Found::One("x"), Found::Missing)
+        );
     }
 
     #[test]
@@ -201,10 +235,13 @@ mod tests {
         #[test]
         fn cookie_parsing_never_panics(h in proptest::collection::vec(any::<Vec<u8>>(), 0..4)) {
             let n = names(false, None);
-            let _ = find(h.iter().map(|v| v.as_slice()), "access_token");
+            let _ = find_ours(h.iter().map(|v| v.as_slice()), &n);
             if let Some(rest) = without_ours(h.iter().map(|v| v.as_slice()), &n) {
                 let again: Vec<&[u8]> = vec![rest.as_bytes()];
-                prop_assert_eq!(find(again.into_iter(), "access_token"), Found::Missing);
+                prop_assert_eq!(
+                    find_ours(again.into_iter(), &n),
+                    (Found::Missing, Found::Missing)
+                );
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod respond;
 pub mod return_url;
 pub mod routes;
 pub mod store;
+pub mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -2,7 +2,6 @@
 //! `/auth` route or authenticate and forward upstream with identity headers. Read top to bottom,
 //! this is where every request goes.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,6 @@ use crate::auth::handlers::{self, Request};
 use crate::auth::input::MAX_BODY;
 use crate::auth::{self, Credentials, Identity};
 use crate::error::Error;
-use crate::forward::{SESSION_ID, USER, USER_ID};
 use crate::request::{self, RequestMeta};
 use crate::respond::{self, Reply};
 use crate::routes::{self, Route};
@@ -80,11 +78,11 @@ impl ProxyHttp for Gateway {
             .map(|a| a.ip());
         ctx.peer_trusted = request::is_trusted(ctx.peer, &app.config.trusted_proxies);
         let req = session.req_header();
-        ctx.request_id = request_id(req.headers.get("x-request-id"));
+        ctx.request_id = request_id(req.headers.get(crate::upstream::X_REQUEST_ID));
         // The raw head is only consulted for the rare request with Transfer-Encoding.
         let raw_head = req
             .headers
-            .contains_key("transfer-encoding")
+            .contains_key(http::header::TRANSFER_ENCODING)
             .then(|| session.as_ref().to_h1_raw());
         if let Some(problem) = request::framing_problem(&req.headers, raw_head.as_deref()) {
             // Ambiguous framing is how requests get smuggled: refuse it and drop the connection.
@@ -149,84 +147,18 @@ impl ProxyHttp for Gateway {
 
     async fn upstream_request_filter(
         &self,
-        session: &mut Session,
+        _session: &mut Session,
         upstream: &mut RequestHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
         let app = &self.app;
-        // Identity headers belong to the gateway: whatever the client sent under any spelling
-        // goes, then ours are set.
-        let spoofed: Vec<http::HeaderName> = upstream
-            .headers
-            .keys()
-            .filter(|name| is_identity_header(name.as_str()))
-            .cloned()
-            .collect();
-        for name in spoofed {
-            upstream.remove_header(&name);
-        }
-        if upstream.headers.contains_key("cookie") {
-            let kept = crate::cookies::without_ours(
-                upstream
-                    .headers
-                    .get_all("cookie")
-                    .iter()
-                    .map(|v| v.as_bytes()),
-                &app.cookies,
-            );
-            upstream.remove_header("cookie");
-            if let Some(kept) = kept {
-                upstream.insert_header("cookie", kept)?;
-            }
-        }
-        if auth::bearer(&upstream.headers).is_some_and(|t| app.keys.is_ours(t)) {
-            upstream.remove_header("authorization");
-        }
-        if let Some(id) = &ctx.identity {
-            let [user_id, user, session_id] = id.header_values.clone();
-            upstream.insert_header(USER_ID, user_id)?;
-            upstream.insert_header(USER, user)?;
-            upstream.insert_header(SESSION_ID, session_id)?;
-        }
-        if let Some(peer) = ctx.peer {
-            // Appended as nginx does; upstreams should read it from the right.
-            let mut xff = String::with_capacity(64);
-            if let Some(prev) = upstream
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-            {
-                if !prev.trim().is_empty() {
-                    xff.push_str(prev);
-                    xff.push_str(", ");
-                }
-            }
-            let _ = write!(xff, "{peer}");
-            upstream.insert_header("x-forwarded-for", xff)?;
-        }
-        let https = ctx.peer_trusted
-            && upstream
-                .headers
-                .get("x-forwarded-proto")
-                .is_some_and(|v| v.as_bytes() == b"https");
-        upstream.insert_header("x-forwarded-proto", if https { "https" } else { "http" })?;
-        let host = ctx
-            .peer_trusted
-            .then(|| upstream.headers.get("x-forwarded-host").cloned())
-            .flatten()
-            .or_else(|| upstream.headers.get("host").cloned())
-            .or_else(|| {
-                let authority = session.req_header().uri.authority()?;
-                http::HeaderValue::from_str(authority.as_str()).ok()
-            });
-        match host {
-            Some(h) => upstream.insert_header("x-forwarded-host", h)?,
-            None => {
-                upstream.remove_header("x-forwarded-host");
-            }
-        }
-        upstream.insert_header("x-request-id", ctx.request_id.clone())?;
-        Ok(())
+        let forwarding = crate::upstream::Forwarding {
+            identity: ctx.identity.as_ref().map(|i| &i.header_values),
+            peer: ctx.peer,
+            peer_trusted: ctx.peer_trusted,
+            request_id: &ctx.request_id,
+        };
+        crate::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
     }
 
     async fn response_filter(
@@ -453,22 +385,6 @@ fn fast_id() -> http::HeaderValue {
     http::HeaderValue::from_bytes(id).unwrap_or(http::HeaderValue::from_static("-"))
 }
 
-/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
-/// header name.
-pub fn is_identity_header(name: &str) -> bool {
-    const NAMES: [&str; 3] = [USER_ID, USER, SESSION_ID];
-    NAMES.iter().any(|n| {
-        n.len() == name.len()
-            && n.bytes().zip(name.bytes()).all(|(a, b)| {
-                let b = match b.to_ascii_lowercase() {
-                    b'_' | b'.' => b'-',
-                    other => other,
-                };
-                a == b
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -494,21 +410,6 @@ mod tests {
             None
         );
         assert_eq!(started.elapsed(), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn identity_headers_are_recognised_in_every_spelling() {
-        for name in [
-            "X-Auth-User",
-            "x_auth_user",
-            "X.Auth.User-Id",
-            "x-auth-session_id",
-        ] {
-            assert!(is_identity_header(name), "{name}");
-        }
-        for name in ["x-auth-users", "x-auth", "x-forwarded-user"] {
-            assert!(!is_identity_header(name), "{name}");
-        }
     }
 
     #[test]

@@ -56,12 +56,12 @@ pub fn is_browser(headers: &HeaderMap) -> bool {
 /// `raw_head` is the request head as received: the HTTP parser drops `Content-Length` when
 /// `Transfer-Encoding` is present, so that combination is only visible there.
 pub fn framing_problem(headers: &HeaderMap, raw_head: Option<&[u8]>) -> Option<&'static str> {
-    let lengths = headers.get_all("content-length").iter().count()
+    use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING, UPGRADE};
+    let lengths = headers.get_all(CONTENT_LENGTH).iter().count()
         + usize::from(
-            raw_head.is_some_and(head_has_content_length)
-                && headers.get("content-length").is_none(),
+            raw_head.is_some_and(head_has_content_length) && !headers.contains_key(CONTENT_LENGTH),
         );
-    let encodings: Vec<&http::HeaderValue> = headers.get_all("transfer-encoding").iter().collect();
+    let encodings: Vec<&http::HeaderValue> = headers.get_all(TRANSFER_ENCODING).iter().collect();
     if lengths > 1 {
         return Some("The request has more than one Content-Length.");
     }
@@ -75,7 +75,7 @@ pub fn framing_problem(headers: &HeaderMap, raw_head: Option<&[u8]>) -> Option<&
     {
         return Some("Only a single Transfer-Encoding: chunked is accepted.");
     }
-    let h2c = headers.get_all("upgrade").iter().any(|v| {
+    let h2c = headers.get_all(UPGRADE).iter().any(|v| {
         v.to_str()
             .is_ok_and(|s| s.split(',').any(|p| p.trim().eq_ignore_ascii_case("h2c")))
     });

@@ -52,10 +52,11 @@ pub struct Credentials<'a> {
 
 impl<'a> Credentials<'a> {
     pub fn from_headers(headers: &'a HeaderMap, names: &CookieNames) -> Self {
-        let cookie_values = || headers.get_all("cookie").iter().map(|v| v.as_bytes());
+        let cookie_values = headers.get_all(http::header::COOKIE).iter();
+        let (access, refresh) = cookies::find_ours(cookie_values.map(|v| v.as_bytes()), names);
         Self {
-            access_cookie: cookies::find(cookie_values(), &names.access).one(),
-            refresh_cookie: cookies::find(cookie_values(), &names.refresh).one(),
+            access_cookie: access.one(),
+            refresh_cookie: refresh.one(),
             bearer: bearer(headers),
             client_ip: None,
         }
@@ -74,7 +75,7 @@ impl<'a> Credentials<'a> {
 
 /// `Authorization: Bearer <token>`, the scheme matched without case.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let mut values = headers.get_all("authorization").iter();
+    let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
     let value = values.next()?;
     if values.next().is_some() {
         return None;

@@ -1,0 +1,389 @@
+//! What the upstream receives (CONTRACT §6): the client's request, less what belongs to the
+//! gateway — identity headers under any spelling, its cookies, an `Authorization` that carried
+//! its token — plus the identity and forwarding headers.
+//!
+//! The headers are rewritten as a plain `http::HeaderMap`. Pingora's `RequestHeader` also keeps
+//! a second, case-preserving map of names, and its `insert_header` parses the name again and
+//! allocates it twice for every header set; with the eight set here that was the largest cost
+//! gatehouse added to a proxied request. So the rewritten request leaves that map behind: names
+//! reach the upstream in lower case, but for the few standard ones Pingora writes in title case
+//! (`Host`, `Content-Type`, `Content-Length`, …), as HAProxy and Envoy send them. Field names
+//! are case-insensitive (RFC 9110 §5.1).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, COOKIE, HOST};
+use pingora::http::RequestHeader;
+
+use crate::cookies::{self, CookieNames};
+use crate::forward;
+
+pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static(forward::USER_ID);
+pub const X_AUTH_USER: HeaderName = HeaderName::from_static(forward::USER);
+pub const X_AUTH_SESSION_ID: HeaderName = HeaderName::from_static(forward::SESSION_ID);
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// What the gateway knows about the request that the upstream should hear.
+pub struct Forwarding<'a> {
+    /// The identity headers' values (user id, username, session id); `None` on a public path.
+    pub identity: Option<&'a [HeaderValue; 3]>,
+    /// The address the connection came from.
+    pub peer: Option<IpAddr>,
+    /// Whether `peer` is a trusted proxy, whose `X-Forwarded-Proto` and `-Host` are believed.
+    pub peer_trusted: bool,
+    pub request_id: &'a HeaderValue,
+}
+
+/// Rewrites `headers` for the upstream. `is_our_token` tells whether a bearer token was signed
+/// by this gateway.
+pub fn rewrite(
+    headers: &mut HeaderMap,
+    authority: Option<&str>,
+    f: &Forwarding<'_>,
+    names: &CookieNames,
+    is_our_token: impl Fn(&str) -> bool,
+) {
+    // Room for what is added below, in one allocation rather than a grow per insert.
+    headers.reserve(8);
+    if headers.keys().any(|name| is_identity_header(name.as_str())) {
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| is_identity_header(name.as_str()))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
+        }
+    }
+    if headers.contains_key(COOKIE) {
+        let kept =
+            cookies::without_ours(headers.get_all(COOKIE).iter().map(|v| v.as_bytes()), names)
+                .and_then(|kept| HeaderValue::try_from(kept).ok());
+        headers.remove(COOKIE);
+        if let Some(kept) = kept {
+            headers.insert(COOKIE, kept);
+        }
+    }
+    if crate::auth::bearer(headers).is_some_and(is_our_token) {
+        headers.remove(AUTHORIZATION);
+    }
+    if let Some([user_id, user, session_id]) = f.identity {
+        headers.insert(X_AUTH_USER_ID, user_id.clone());
+        headers.insert(X_AUTH_USER, user.clone());
+        headers.insert(X_AUTH_SESSION_ID, session_id.clone());
+    }
+    if let Some(peer) = f.peer {
+        // Appended as nginx does; upstreams should read it from the right.
+        let mut xff = String::with_capacity(64);
+        if let Some(prev) = headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+            if !prev.trim().is_empty() {
+                xff.push_str(prev);
+                xff.push_str(", ");
+            }
+        }
+        push_ip(&mut xff, peer);
+        if let Ok(v) = HeaderValue::try_from(xff) {
+            headers.insert(X_FORWARDED_FOR, v);
+        }
+    }
+    let https = f.peer_trusted
+        && headers
+            .get(X_FORWARDED_PROTO)
+            .is_some_and(|v| v.as_bytes() == b"https");
+    let proto = HeaderValue::from_static(if https { "https" } else { "http" });
+    headers.insert(X_FORWARDED_PROTO, proto);
+    let host = f
+        .peer_trusted
+        .then(|| headers.get(X_FORWARDED_HOST).cloned())
+        .flatten()
+        .or_else(|| headers.get(HOST).cloned())
+        .or_else(|| authority.and_then(|a| HeaderValue::from_str(a).ok()));
+    match host {
+        Some(h) => {
+            headers.insert(X_FORWARDED_HOST, h);
+        }
+        None => {
+            headers.remove(X_FORWARDED_HOST);
+        }
+    }
+    headers.insert(X_REQUEST_ID, f.request_id.clone());
+}
+
+/// [`rewrite`] applied to the request Pingora is about to send, which is rebuilt around the
+/// plain header map; the request target, method, version and extensions are kept as they were.
+pub fn apply(
+    upstream: &mut RequestHeader,
+    f: &Forwarding<'_>,
+    names: &CookieNames,
+    is_our_token: impl Fn(&str) -> bool,
+) -> pingora::Result<()> {
+    // Pingora keeps the target's own bytes when the URI cannot reproduce them (absolute-form,
+    // non-UTF-8); the rebuilt header must send those same bytes.
+    let verbatim =
+        (upstream.raw_path() != uri_target(&upstream.uri)).then(|| upstream.raw_path().to_vec());
+    let end_stream = upstream.send_end_stream();
+    let empty = http::Request::new(()).into_parts().0;
+    let mut parts =
+        http::request::Parts::from(std::mem::replace(upstream, RequestHeader::from(empty)));
+    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
+    rewrite(
+        &mut parts.headers,
+        authority.as_deref(),
+        f,
+        names,
+        is_our_token,
+    );
+    *upstream = RequestHeader::from(parts);
+    if let Some(raw) = verbatim {
+        upstream.set_raw_path(&raw)?;
+    }
+    if let Some(end) = end_stream {
+        upstream.set_send_end_stream(end);
+    }
+    Ok(())
+}
+
+/// `ip` appended to `out`. IPv4 is written by hand: `Display` goes through the formatting
+/// machinery, about a thousand instructions on every proxied request.
+fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// The target Pingora serializes for a request whose URI is the whole truth.
+fn uri_target(uri: &http::Uri) -> &[u8] {
+    uri.path_and_query()
+        .map(|pq| pq.as_str().as_bytes())
+        .or_else(|| uri.authority().map(|a| a.as_str().as_bytes()))
+        .unwrap_or_default()
+}
+
+/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
+/// header name.
+pub fn is_identity_header(name: &str) -> bool {
+    const NAMES: [&str; 3] = [forward::USER_ID, forward::USER, forward::SESSION_ID];
+    NAMES.iter().any(|n| {
+        n.len() == name.len()
+            && n.bytes().zip(name.bytes()).all(|(a, b)| {
+                let b = match b.to_ascii_lowercase() {
+                    b'_' | b'.' => b'-',
+                    other => other,
+                };
+                a == b
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> CookieNames {
+        CookieNames::for_tests()
+    }
+
+    fn identity() -> [HeaderValue; 3] {
+        [
+            HeaderValue::from_static("u-1"),
+            HeaderValue::from_static("alice"),
+            HeaderValue::from_static("s-1"),
+        ]
+    }
+
+    fn rewritten(pairs: &[(&'static str, &'static str)], f: &Forwarding<'_>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (n, v) in pairs {
+            h.append(*n, HeaderValue::from_static(v));
+        }
+        rewrite(&mut h, None, f, &names(), |t| t == "ours");
+        h
+    }
+
+    fn all<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
+        h.get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn addresses_are_written_as_display_writes_them(bits: u32, v6: u128) {
+            for ip in [IpAddr::from(bits.to_be_bytes()), IpAddr::from(v6.to_be_bytes())] {
+                let mut out = String::new();
+                push_ip(&mut out, ip);
+                proptest::prop_assert_eq!(out, ip.to_string());
+            }
+        }
+    }
+
+    #[test]
+    fn identity_headers_are_recognised_in_every_spelling() {
+        for name in [
+            "X-Auth-User",
+            "x_auth_user",
+            "X.Auth.User-Id",
+            "x-auth-session_id",
+        ] {
+            assert!(is_identity_header(name), "{name}");
+        }
+        for name in ["x-auth-users", "x-auth", "x-forwarded-user"] {
+            assert!(!is_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn forged_identity_goes_and_the_gateways_is_set() {
+        let rid = HeaderValue::from_static("r-1");
+        let id = identity();
+        let f = Forwarding {
+            identity: Some(&id),
+            peer: None,
+            peer_trusted: false,
+            request_id: &rid,
+        };
+        let h = rewritten(
+            &[
+                ("x-auth-user", "mallory"),
+                ("x_auth_user_id", "forged"),
+                ("x-other", "1"),
+            ],
+            &f,
+        );
+        assert_eq!(all(&h, "x-auth-user"), ["alice"]);
+        assert_eq!(all(&h, "x-auth-user-id"), ["u-1"]);
+        assert_eq!(all(&h, "x-auth-session-id"), ["s-1"]);
+        assert!(h.get("x_auth_user_id").is_none());
+        assert_eq!(all(&h, "x-other"), ["1"]);
+        assert_eq!(all(&h, "x-request-id"), ["r-1"]);
+    }
+
+    #[test]
+    fn a_public_request_carries_no_identity_at_all() {
+        let rid = HeaderValue::from_static("r-1");
+        let f = Forwarding {
+            identity: None,
+            peer: None,
+            peer_trusted: false,
+            request_id: &rid,
+        };
+        let h = rewritten(&[("X.Auth.User", "mallory")], &f);
+        assert!(h.keys().all(|n| !is_identity_header(n.as_str())));
+    }
+
+    #[test]
+    fn only_the_gateways_cookies_and_token_are_withheld() {
+        let names = names();
+        let rid = HeaderValue::from_static("r-1");
+        let f = Forwarding {
+            identity: None,
+            peer: None,
+            peer_trusted: false,
+            request_id: &rid,
+        };
+        let cookie = format!("a=1; {}=tok; b=2", names.access);
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        h.append(
+            COOKIE,
+            HeaderValue::from_str(&format!("{}=r", names.refresh)).unwrap(),
+        );
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer ours"));
+        rewrite(&mut h, None, &f, &names, |t| t == "ours");
+        assert_eq!(all(&h, "cookie"), ["a=1; b=2"]);
+        assert!(h.get(AUTHORIZATION).is_none());
+
+        let mut h = HeaderMap::new();
+        h.append(
+            COOKIE,
+            HeaderValue::from_str(&format!("{}=tok", names.access)).unwrap(),
+        );
+        h.append(AUTHORIZATION, HeaderValue::from_static("Bearer theirs"));
+        rewrite(&mut h, None, &f, &names, |t| t == "ours");
+        assert!(h.get(COOKIE).is_none());
+        assert_eq!(all(&h, "authorization"), ["Bearer theirs"]);
+    }
+
+    #[test]
+    fn forwarding_headers_believe_only_a_trusted_peer() {
+        let rid = HeaderValue::from_static("r-1");
+        let sent = [
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "example.com"),
+            ("host", "gw.internal"),
+        ];
+        let mut f = Forwarding {
+            identity: None,
+            peer: Some("10.0.0.7".parse().unwrap()),
+            peer_trusted: false,
+            request_id: &rid,
+        };
+        let h = rewritten(&sent, &f);
+        assert_eq!(all(&h, "x-forwarded-for"), ["203.0.113.9, 10.0.0.7"]);
+        assert_eq!(all(&h, "x-forwarded-proto"), ["http"]);
+        assert_eq!(all(&h, "x-forwarded-host"), ["gw.internal"]);
+        f.peer_trusted = true;
+        let h = rewritten(&sent, &f);
+        assert_eq!(all(&h, "x-forwarded-proto"), ["https"]);
+        assert_eq!(all(&h, "x-forwarded-host"), ["example.com"]);
+        let h = rewritten(&[("x-forwarded-for", "  ")], &f);
+        assert_eq!(all(&h, "x-forwarded-for"), ["10.0.0.7"]);
+        assert!(h.get(X_FORWARDED_HOST).is_none());
+    }
+
+    #[test]
+    fn the_rebuilt_request_keeps_its_target_and_every_other_header() {
+        let rid = HeaderValue::from_static("r-1");
+        let f = Forwarding {
+            identity: None,
+            peer: None,
+            peer_trusted: false,
+            request_id: &rid,
+        };
+        for target in [&b"/a%20b?x=1&y"[..], b"/caf\xe9", b"http://example.com/x?y"] {
+            let mut req = RequestHeader::build("POST", target, None).unwrap();
+            req.insert_header("Host", "example.com").unwrap();
+            req.append_header("X-Thing", "1").unwrap();
+            req.append_header("X-Thing", "2").unwrap();
+            req.insert_header("Content-Length", "3").unwrap();
+            let before = req.raw_path().to_vec();
+            apply(&mut req, &f, &names(), |_| false).unwrap();
+            assert_eq!(req.raw_path(), before.as_slice());
+            assert_eq!(req.method, http::Method::POST);
+            let mut wire = bytes::BytesMut::new();
+            req.header_to_h1_wire(&mut wire);
+            let wire = String::from_utf8_lossy(&wire);
+            for line in [
+                "Host: example.com\r\n",
+                "x-thing: 1\r\nx-thing: 2\r\n",
+                "Content-Length: 3\r\n",
+                "x-forwarded-host: example.com\r\n",
+                "x-request-id: r-1\r\n",
+            ] {
+                assert!(wire.contains(line), "{line:?} missing from {wire:?}");
+            }
+        }
+    }
+}
