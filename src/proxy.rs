@@ -167,11 +167,8 @@ impl ProxyHttp for Gateway {
         upstream_response: &mut pingora::http::ResponseHeader,
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
-        upstream_response.insert_header("x-request-id", ctx.request_id.clone())?;
-        for cookie in ctx.set_cookies.iter().flatten() {
-            upstream_response.append_header("set-cookie", cookie.as_str())?;
-        }
-        Ok(())
+        let cookies = ctx.set_cookies.as_ref().map_or(&[][..], |c| &c[..]);
+        crate::upstream::apply_response(upstream_response, &ctx.request_id, cookies)
     }
 
     async fn connected_to_upstream(

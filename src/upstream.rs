@@ -1,20 +1,21 @@
-//! What the upstream receives (CONTRACT §6): the client's request, less what belongs to the
-//! gateway — identity headers under any spelling, its cookies, an `Authorization` that carried
-//! its token — plus the identity and forwarding headers.
+//! What crosses the gateway to the upstream and back (CONTRACT §6). The request goes on without
+//! what belongs to the gateway — identity headers under any spelling, its cookies, an
+//! `Authorization` that carried its token — and with the identity and forwarding headers; the
+//! response comes back with `X-Request-Id` and the cookies of an in-line refresh.
 //!
-//! The headers are rewritten as a plain `http::HeaderMap`. Pingora's `RequestHeader` also keeps
-//! a second, case-preserving map of names, and its `insert_header` parses the name again and
-//! allocates it twice for every header set; with the eight set here that was the largest cost
-//! gatehouse added to a proxied request. So the rewritten request leaves that map behind: names
-//! reach the upstream in lower case, but for the few standard ones Pingora writes in title case
-//! (`Host`, `Content-Type`, `Content-Length`, …), as HAProxy and Envoy send them. Field names
-//! are case-insensitive (RFC 9110 §5.1).
+//! Headers are rewritten as a plain `http::HeaderMap`. Pingora's request and response headers
+//! also keep a second, case-preserving map of names, and their `insert_header` parses the name
+//! again and allocates it twice for every header set; with the eight set on a request that was
+//! the largest cost gatehouse added to a proxied request. So the rewritten messages leave that
+//! map behind: names cross in lower case, but for the few standard ones Pingora writes in title
+//! case (`Host`, `Content-Type`, `Content-Length`, …), as HAProxy and Envoy send them. Field
+//! names are case-insensitive (RFC 9110 §5.1).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, COOKIE, HOST};
-use pingora::http::RequestHeader;
+use http::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, COOKIE, HOST, SET_COOKIE};
+use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::cookies::{self, CookieNames};
 use crate::forward;
@@ -147,6 +148,34 @@ pub fn apply(
     Ok(())
 }
 
+/// The upstream's response as the client gets it: with `X-Request-Id` and `set_cookies`, and
+/// with the status line's own reason phrase if it had one.
+pub fn apply_response(
+    response: &mut ResponseHeader,
+    request_id: &HeaderValue,
+    set_cookies: &[String],
+) -> pingora::Result<()> {
+    let reason = response
+        .get_reason_phrase()
+        .filter(|r| Some(*r) != response.status.canonical_reason())
+        .map(str::to_owned);
+    let empty = http::Response::new(()).into_parts().0;
+    let mut parts =
+        http::response::Parts::from(std::mem::replace(response, ResponseHeader::from(empty)));
+    parts.headers.insert(X_REQUEST_ID, request_id.clone());
+    for cookie in set_cookies {
+        let value = HeaderValue::from_str(cookie).map_err(|_| {
+            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "bad Set-Cookie")
+        })?;
+        parts.headers.append(SET_COOKIE, value);
+    }
+    *response = ResponseHeader::from(parts);
+    if reason.is_some() {
+        response.set_reason_phrase(reason.as_deref())?;
+    }
+    Ok(())
+}
+
 /// `ip` appended to `out`. IPv4 is written by hand: `Display` goes through the formatting
 /// machinery, about a thousand instructions on every proxied request.
 fn push_ip(out: &mut String, ip: IpAddr) {
@@ -236,6 +265,29 @@ mod tests {
                 proptest::prop_assert_eq!(out, ip.to_string());
             }
         }
+    }
+
+    #[test]
+    fn the_response_keeps_its_headers_and_reason_and_gains_ours() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        resp.set_reason_phrase(Some("Fine")).unwrap();
+        resp.append_header("Set-Cookie", "theirs=1").unwrap();
+        resp.insert_header("X-Thing", "1").unwrap();
+        let rid = HeaderValue::from_static("r-1");
+        let ours = ["access_token=a".to_string(), "refresh_token=r".to_string()];
+        apply_response(&mut resp, &rid, &ours).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.get_reason_phrase(), Some("Fine"));
+        assert_eq!(
+            all(&resp.headers, "set-cookie"),
+            ["theirs=1", "access_token=a", "refresh_token=r"]
+        );
+        assert_eq!(all(&resp.headers, "x-thing"), ["1"]);
+        assert_eq!(all(&resp.headers, "x-request-id"), ["r-1"]);
+
+        let mut plain = ResponseHeader::build(404, None).unwrap();
+        apply_response(&mut plain, &rid, &[]).unwrap();
+        assert_eq!(plain.get_reason_phrase(), Some("Not Found"));
     }
 
     #[test]
