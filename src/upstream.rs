@@ -130,14 +130,8 @@ pub fn apply(
     let empty = http::Request::new(()).into_parts().0;
     let mut parts =
         http::request::Parts::from(std::mem::replace(upstream, RequestHeader::from(empty)));
-    let authority = parts.uri.authority().map(|a| a.as_str().to_owned());
-    rewrite(
-        &mut parts.headers,
-        authority.as_deref(),
-        f,
-        names,
-        is_our_token,
-    );
+    let authority = parts.uri.authority().map(|a| a.as_str());
+    rewrite(&mut parts.headers, authority, f, names, is_our_token);
     *upstream = RequestHeader::from(parts);
     if let Some(raw) = verbatim {
         upstream.set_raw_path(&raw)?;
@@ -240,6 +234,15 @@ mod tests {
         ]
     }
 
+    fn anonymous(request_id: &HeaderValue) -> Forwarding<'_> {
+        Forwarding {
+            identity: None,
+            peer: None,
+            peer_trusted: false,
+            request_id,
+        }
+    }
+
     fn rewritten(pairs: &[(&'static str, &'static str)], f: &Forwarding<'_>) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (n, v) in pairs {
@@ -334,12 +337,7 @@ mod tests {
     #[test]
     fn a_public_request_carries_no_identity_at_all() {
         let rid = HeaderValue::from_static("r-1");
-        let f = Forwarding {
-            identity: None,
-            peer: None,
-            peer_trusted: false,
-            request_id: &rid,
-        };
+        let f = anonymous(&rid);
         let h = rewritten(&[("X.Auth.User", "mallory")], &f);
         assert!(h.keys().all(|n| !is_identity_header(n.as_str())));
     }
@@ -348,12 +346,7 @@ mod tests {
     fn only_the_gateways_cookies_and_token_are_withheld() {
         let names = names();
         let rid = HeaderValue::from_static("r-1");
-        let f = Forwarding {
-            identity: None,
-            peer: None,
-            peer_trusted: false,
-            request_id: &rid,
-        };
+        let f = anonymous(&rid);
         let cookie = format!("a=1; {}=tok; b=2", names.access);
         let mut h = HeaderMap::new();
         h.append(COOKIE, HeaderValue::from_str(&cookie).unwrap());
@@ -386,12 +379,8 @@ mod tests {
             ("x-forwarded-host", "example.com"),
             ("host", "gw.internal"),
         ];
-        let mut f = Forwarding {
-            identity: None,
-            peer: Some("10.0.0.7".parse().unwrap()),
-            peer_trusted: false,
-            request_id: &rid,
-        };
+        let mut f = anonymous(&rid);
+        f.peer = Some("10.0.0.7".parse().unwrap());
         let h = rewritten(&sent, &f);
         assert_eq!(all(&h, "x-forwarded-for"), ["203.0.113.9, 10.0.0.7"]);
         assert_eq!(all(&h, "x-forwarded-proto"), ["http"]);
@@ -408,12 +397,7 @@ mod tests {
     #[test]
     fn the_rebuilt_request_keeps_its_target_and_every_other_header() {
         let rid = HeaderValue::from_static("r-1");
-        let f = Forwarding {
-            identity: None,
-            peer: None,
-            peer_trusted: false,
-            request_id: &rid,
-        };
+        let f = anonymous(&rid);
         for target in [&b"/a%20b?x=1&y"[..], b"/caf\xe9", b"http://example.com/x?y"] {
             let mut req = RequestHeader::build("POST", target, None).unwrap();
             req.insert_header("Host", "example.com").unwrap();
