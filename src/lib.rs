@@ -127,7 +127,7 @@ pub enum StartError {
 /// How many bcrypt computations may run at once: half the cores, at least one. Its threads are
 /// in the idle scheduling class, yet a core kept busy by bcrypt still costs proxied requests
 /// latency (on 2 cores, two busy idle-class threads doubled the proxied p99; one raised it by
-/// about a third), so sign-ins never hold more than half the machine.
+/// 20–40 %, bench/README.md), so sign-ins never hold more than half the machine.
 fn bcrypt_concurrency() -> usize {
     std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
 }
