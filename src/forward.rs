@@ -38,7 +38,7 @@ pub struct Original {
 
 impl Original {
     pub fn path(&self) -> &str {
-        self.uri.split(['?', '#']).next().unwrap_or("")
+        self.uri.split('?').next().unwrap_or("")
     }
 
     /// The URL to come back to after signing in.
@@ -121,7 +121,7 @@ pub async fn check(
 ) -> Result<Reply, Error> {
     let original = original(meta);
     if let Some(o) = &original {
-        if !routes::path_is_acceptable(o.path()) {
+        if !routes::target_is_acceptable(o.uri.as_bytes(), o.path()) {
             return Err(Error::BadPath);
         }
         if routes::is_public(o.path(), &app.config.public_paths) {

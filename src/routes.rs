@@ -99,39 +99,127 @@ pub fn classify(method: &str, path: &str) -> Route {
     }
 }
 
-/// CONTRACT §6: `.`/`..` segments (also percent-encoded), `%2F`, `%5C`, `%00`, a backslash or
-/// invalid percent-encoding make a path unacceptable. Checked before any routing decision.
+/// CONTRACT §6: dot segments, `%2F`, `%5C`, `%00`, a backslash or invalid percent-encoding
+/// make a path unacceptable. Checked before any routing decision, on the path as received.
+///
+/// A segment is a dot segment when it reads `.` or `..` to any server behind the gateway:
+/// after percent-decoding, after dropping `;parameters` (Tomcat, Jetty and Spring ignore
+/// them: `..;/` climbs), after a second and third decoding (servers that decode twice), after
+/// overlong UTF-8 (old decoders read `%c0%ae` as `.`) and after NFKC (`．．`, which Java and
+/// .NET applications fold to `..`). Each of those readings is refused rather than normalised:
+/// the gateway cannot know which one the upstream uses.
 pub fn path_is_acceptable(path: &str) -> bool {
     if !path.starts_with('/') || path.contains('\\') {
         return false;
     }
-    path.split('/')
-        .all(|segment| match percent_decode(segment) {
-            Some(decoded) => {
-                decoded != b"."
-                    && decoded != b".."
-                    && !decoded.iter().any(|b| matches!(b, b'/' | b'\\' | 0))
-            }
-            None => false,
-        })
+    path.split('/').all(segment_is_acceptable)
 }
 
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
+/// How many times a segment is percent-decoded looking for a hidden dot, slash or NUL.
+const DECODE_ROUNDS: usize = 3;
+
+fn segment_is_acceptable(segment: &str) -> bool {
+    // The common segment (plain ASCII, nothing encoded) is checked without allocating.
+    if segment.is_ascii() && !segment.contains('%') {
+        return !is_dot(segment.as_bytes());
+    }
+    let Some(mut decoded) = percent_decode(segment.as_bytes(), true) else {
+        return false;
+    };
+    for round in 1..=DECODE_ROUNDS {
+        if !decoded_is_acceptable(&decoded) {
+            return false;
+        }
+        if round == DECODE_ROUNDS || !decoded.contains(&b'%') {
+            break;
+        }
+        // Later rounds are lenient: `100%` is a name, not an error.
+        match percent_decode(&decoded, false) {
+            Some(next) if next != decoded => decoded = next,
+            _ => break,
+        }
+    }
+    true
+}
+
+fn decoded_is_acceptable(bytes: &[u8]) -> bool {
+    if bytes.iter().any(|b| matches!(b, b'/' | b'\\' | 0)) || is_dot(bytes) || overlong(bytes) {
+        return false;
+    }
+    if bytes.is_ascii() {
+        return true;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            use unicode_normalization::UnicodeNormalization;
+            let folded: String = text.nfkc().collect();
+            !is_dot(folded.as_bytes()) && !folded.contains(['/', '\\', '\0'])
+        }
+        // Not UTF-8 (Latin-1 names, say): nothing NFKC could fold.
+        Err(_) => true,
+    }
+}
+
+/// `.` or `..` once everything from the first `;` is dropped.
+fn is_dot(segment: &[u8]) -> bool {
+    let name = segment
+        .iter()
+        .position(|b| *b == b';')
+        .map_or(segment, |i| &segment[..i]);
+    name == b"." || name == b".."
+}
+
+/// Overlong UTF-8 forms, which some decoders still read as ASCII (`%c0%ae` as `.`): a lead
+/// byte `C0`/`C1`, or `E0`/`F0` followed by a byte too small for its length.
+fn overlong(bytes: &[u8]) -> bool {
+    bytes.iter().enumerate().any(|(i, b)| match b {
+        0xC0 | 0xC1 => true,
+        0xE0 => bytes.get(i + 1).is_some_and(|n| (0x80..0xA0).contains(n)),
+        0xF0 => bytes.get(i + 1).is_some_and(|n| (0x80..0x90).contains(n)),
+        _ => false,
+    })
+}
+
+/// Percent-decodes `bytes`. `strict`: a `%` not followed by two hex digits is an error;
+/// otherwise it is kept as it is.
+fn percent_decode(bytes: &[u8], strict: bool) -> Option<Vec<u8>> {
+    let hex = |b: u8| char::from(b).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
+        let escaped = (bytes[i] == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match escaped {
+            Some((hi, lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).ok()?);
+                i += 3;
+            }
+            None if bytes[i] == b'%' && strict => return None,
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
         }
     }
     Some(out)
+}
+
+/// CONTRACT §6 for a request target as it arrived (`path[?query]`, or absolute-form): the path
+/// must be acceptable, and nothing may sit in the target that a parser on either side could
+/// read differently from the path the gateway checked. A `#` is never valid in a request
+/// target; the `http` crate drops everything after it, while an upstream may not.
+pub fn target_is_acceptable(target: &[u8], parsed_path: &str) -> bool {
+    if target.contains(&b'#') {
+        return false;
+    }
+    let path = match target.first() {
+        Some(b'/') => target.split(|b| *b == b'?').next().unwrap_or_default(),
+        // Absolute-form (`http://host/p`): the parsed path is what was received after the
+        // authority. `*` (OPTIONS) and authority-form (CONNECT) are no path, and are refused.
+        _ => parsed_path.as_bytes(),
+    };
+    path == parsed_path.as_bytes() && path_is_acceptable(parsed_path)
 }
 
 /// Whether `path` lies under one of the public prefixes, matching whole segments.
@@ -261,6 +349,61 @@ mod tests {
         }
     }
 
+    #[test]
+    fn dot_segments_behind_path_parameters_are_refused_in_every_encoding() {
+        for bad in [
+            "/public/..;/admin/x",
+            "/public/..;jsessionid=1/admin",
+            "/public/.;/admin",
+            "/public/..%3b/admin",
+            "/public/..%3B/admin",
+            "/public/%2e%2e;/admin",
+            "/public/%2E%2e%3Bx/admin",
+            "/public/.%2e;x=y/admin",
+            // Decoded twice by some servers.
+            "/public/%252e%252e/admin",
+            "/public/%252e%252e%253b/admin",
+            "/public/%25%32%65%25%32%65/admin",
+            "/public/a%252Fb",
+            "/public/a%255cb",
+            // Overlong UTF-8 and characters NFKC folds into dots or slashes.
+            "/public/%c0%ae%c0%ae/admin",
+            "/public/%e0%80%ae/admin",
+            "/public/%ef%bc%8e%ef%bc%8e/admin",
+            "/public/\u{ff0e}\u{ff0e}/admin",
+            "/public/\u{2025}/admin",
+            "/public/a%ef%bc%8fb",
+        ] {
+            assert!(!path_is_acceptable(bad), "{bad}");
+        }
+        for good in [
+            "/public/..x/admin",
+            "/public/x..;/admin",
+            "/public/;../admin",
+            "/a;b=c/d",
+            "/files/100%25",
+            "/files/100%25off",
+            "/caf%C3%A9",
+            "/%e2%82%ac",
+            "/latin%e9",
+        ] {
+            assert!(path_is_acceptable(good), "{good}");
+        }
+    }
+
+    #[test]
+    fn a_target_is_judged_as_it_arrived() {
+        assert!(target_is_acceptable(b"/a/b?x=1", "/a/b"));
+        assert!(target_is_acceptable(b"http://h/a/b?x", "/a/b"));
+        // The `http` crate drops a fragment the upstream may still read.
+        assert!(!target_is_acceptable(b"/public#/../../admin", "/public"));
+        assert!(!target_is_acceptable(b"/public?x#/..", "/public"));
+        assert!(!target_is_acceptable(b"/a/../b", "/a/../b"));
+        // What was checked must be what is sent.
+        assert!(!target_is_acceptable(b"/public/x", "/public"));
+        assert!(!target_is_acceptable(b"/\xff/..", "/"));
+    }
+
     proptest! {
         #[test]
         fn path_checks_never_panic(s in ".*") {
@@ -269,11 +412,11 @@ mod tests {
         }
 
         #[test]
-        fn accepted_paths_have_no_dot_segments(s in "(/[a-z.%0-9A-F]{0,4}){1,4}") {
+        fn accepted_paths_have_no_dot_segments(s in "(/[a-z.;%0-9A-F]{0,5}){1,4}") {
             if path_is_acceptable(&s) {
                 for seg in s.split('/') {
-                    let d = percent_decode(seg).unwrap();
-                    prop_assert!(d != b"." && d != b"..");
+                    let d = percent_decode(seg.as_bytes(), true).unwrap();
+                    prop_assert!(!is_dot(&d));
                 }
             }
         }

@@ -49,8 +49,22 @@ async fn public_paths_answer_200_with_empty_identity_headers() {
         }
         let r = send(original(gw.req("GET", path), "GET", "/publicity")).await;
         assert_eq!(r.status, 401, "{path}");
-        let r = send(original(gw.req("GET", path), "GET", "/public/%2e%2e/admin")).await;
-        assert_eq!((r.status, r.error().as_str()), (400, "bad_path"));
+        for hostile in [
+            "/public/%2e%2e/admin",
+            "/public/..;/admin/x",
+            "/public/%2e%2e%3b/admin",
+            "/public/.;x/admin",
+            "/public/%252e%252e/admin",
+            "/public#/../admin",
+            "public/../admin",
+        ] {
+            let r = send(original(gw.req("GET", path), "GET", hostile)).await;
+            assert_eq!(
+                (r.status, r.error().as_str()),
+                (400, "bad_path"),
+                "{hostile}"
+            );
+        }
     }
 }
 

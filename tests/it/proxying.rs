@@ -265,3 +265,47 @@ async fn websocket_upgrades_pass_after_auth_with_identity_headers() {
     let (status, _) = raw(&gw, &unauthenticated).await;
     assert_eq!(status, 401, "no session, no upgrade");
 }
+
+/// Tomcat, Jetty and Spring drop `;parameters` before resolving dot segments, some servers
+/// decode twice, and a fragment is cut by one parser and kept by another: every reading in
+/// which a segment climbs is refused, on a public prefix and without a session.
+#[tokio::test]
+async fn dot_segments_behind_parameters_encodings_or_fragments_are_refused() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public")]).await;
+    for path in [
+        "/public/..;/admin/x",
+        "/public/..;jsessionid=1/admin",
+        "/public/.;/admin",
+        "/public/..%3b/admin",
+        "/public/%2e%2e;/admin",
+        "/public/%2E.%3Bx/admin",
+        "/public/%252e%252e/admin",
+        "/public/%c0%ae%c0%ae/admin",
+        "/public/%ef%bc%8e%ef%bc%8e/admin",
+    ] {
+        let (status, body) = raw(
+            &gw,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(body.contains("\"bad_path\""), "{path}: {body}");
+    }
+    // A fragment is no part of a request target: the upstream gets the path without it.
+    let (status, body) = raw(
+        &gw,
+        "GET /public#/../../admin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        status == 400 || body.contains("\"path\":\"/public\""),
+        "{status} {body}"
+    );
+    // Parameters that do not hide a dot segment pass as before.
+    let (status, _) = raw(
+        &gw,
+        "GET /public/x;v=1/y HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200);
+}
