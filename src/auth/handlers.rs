@@ -17,7 +17,7 @@ use crate::respond::Reply;
 use crate::routes::Route;
 use crate::store::audit::{self, Event};
 use crate::store::sessions::Cause;
-use crate::store::users::{self, Created};
+use crate::store::users::{self, Created, CredentialChange};
 use crate::{forward, App};
 
 /// One request to an `/auth` route, as the handlers see it.
@@ -210,18 +210,20 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .into_iter()
         .flatten()
         .collect();
-    let started = std::time::Instant::now();
-    if let Some(wait) = app.login_limits.check(&keys, started) {
-        app.metrics.login("rate_limited");
-        audit::record(
-            &app.db,
-            Event::new(audit::Kind::LoginRateLimited).ip(req.meta.client_ip),
-        )
-        .await;
-        return Err(Error::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    let attempt = match app.login_limits.reserve(&keys, std::time::Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            app.metrics.login("rate_limited");
+            audit::record(
+                &app.db,
+                Event::new(audit::Kind::LoginRateLimited).ip(req.meta.client_ip),
+            )
+            .await;
+            return Err(Error::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            });
+        }
+    };
     // An impossible username is looked up as nobody: the answer and its cost stay the same.
     let user = match &name {
         Some(name) => users::credentials(&app.db, &name.canonical).await?,
@@ -238,7 +240,7 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         Some(u) if verified && !u.disabled => u,
         other => {
             app.metrics.login("failed");
-            app.login_limits.failed(&keys, started);
+            attempt.failed();
             let mut event = Event::new(audit::Kind::LoginFailed).ip(req.meta.client_ip);
             if let Some(u) = &other {
                 event = event.user(u.id).detail(if u.disabled {
@@ -252,16 +254,23 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         }
     };
     let user_agent = req.meta.header("user-agent").map(|ua| truncate(ua, 512));
-    let session = app
+    let Some(session) = app
         .sessions
         .create(
             user.id,
+            user.credential_version,
             req.meta.client_ip,
             user_agent,
             req.now,
             app.config.session_ttl,
         )
-        .await?;
+        .await?
+    else {
+        // The password changed (or the user was disabled) while this sign-in checked the old
+        // one: the credentials it verified are no longer the user's.
+        app.metrics.login("failed");
+        return Err(Error::InvalidCredentials);
+    };
     app.metrics.login("ok");
     audit::record(
         &app.db,
@@ -292,7 +301,12 @@ struct RefreshBody {
 
 async fn refresh(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: RefreshBody = req.parse(Accepts::Json)?;
-    let transport = transport(body.token_transport.as_deref())?;
+    // A client that holds its refresh token itself wants the new pair where it keeps the old
+    // one (CONTRACT §5), unless it asks for cookies outright.
+    let transport = match body.token_transport.as_deref() {
+        None if body.refresh_token.is_some() => Transport::Bearer,
+        given => transport(given)?,
+    };
     let creds = req.creds(app);
     let from_cookie = body.refresh_token.is_none();
     let token = body.refresh_token.as_deref().or(creds.refresh_cookie);
@@ -453,15 +467,16 @@ async fn change_password(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     }
     input::password(&body.new_password)?;
     let new_hash = app.hasher.hash(&body.new_password).await?;
-    users::set_password(&app.db, id.user_id, &new_hash).await?;
     app.sessions
-        .revoke_all(
+        .change_credentials(
             id.user_id,
+            CredentialChange::Password(&new_hash),
             Some(id.session_id),
             Cause::PasswordChange,
             req.now,
         )
-        .await?;
+        .await?
+        .ok_or(Error::Unauthorized)?;
     let event = Event::new(audit::Kind::PasswordChange)
         .user(id.user_id)
         .session(id.session_id);

@@ -41,35 +41,84 @@ impl LoginLimiter {
         bucket.tokens
     }
 
-    /// `Some(wait)` when any of `keys` has no failed attempt left.
-    pub fn check(&self, keys: &[&str], now: Instant) -> Option<Duration> {
-        keys.iter()
-            .filter_map(|key| {
-                let bucket = self.buckets.get(*key)?;
-                let tokens = {
-                    let mut guard = bucket.lock().ok()?;
-                    self.level(&mut guard, now)
-                };
-                (tokens < 1.0).then(|| {
-                    Duration::from_secs_f64(((1.0 - tokens) / self.refill_per_sec()).max(1.0))
-                })
-            })
-            .max()
+    fn bucket(&self, key: &str, now: Instant) -> Arc<Mutex<Bucket>> {
+        self.buckets.get_with(key.to_string(), || {
+            Arc::new(Mutex::new(Bucket {
+                tokens: f64::from(self.rate.count),
+                updated: now,
+            }))
+        })
     }
 
-    /// Counts one failed attempt against each of `keys`.
-    pub fn failed(&self, keys: &[&str], now: Instant) {
-        for key in keys {
-            let bucket = self.buckets.get_with((*key).to_string(), || {
-                Arc::new(Mutex::new(Bucket {
-                    tokens: f64::from(self.rate.count),
-                    updated: now,
-                }))
-            });
-            let mut guard = bucket.lock();
-            if let Ok(b) = guard.as_mut() {
-                self.level(b, now);
-                b.tokens = (b.tokens - 1.0).max(0.0);
+    /// Takes one attempt from each of `keys` before the password is checked, or says how long
+    /// to wait when any of them has none left (and then takes nothing). Reserving first is what
+    /// bounds concurrent guesses: counting a failure only after bcrypt let every guess already
+    /// in flight through. The attempt is given back when the [`Attempt`] is dropped without
+    /// [`Attempt::failed`]: a successful sign-in, or one that ended for another reason (the
+    /// database was down), costs nothing.
+    pub fn reserve(&self, keys: &[&str], now: Instant) -> Result<Attempt, Duration> {
+        let mut buckets: Vec<(&str, Arc<Mutex<Bucket>>)> =
+            keys.iter().map(|k| (*k, self.bucket(k, now))).collect();
+        // One order for every caller, so two sign-ins sharing keys cannot deadlock.
+        buckets.sort_by(|a, b| a.0.cmp(b.0));
+        buckets.dedup_by(|a, b| a.0 == b.0);
+        let mut guards = Vec::with_capacity(buckets.len());
+        for (_, bucket) in &buckets {
+            match bucket.lock() {
+                Ok(g) => guards.push(g),
+                // A poisoned bucket cannot be read: fail closed.
+                Err(_) => return Err(self.period_per_attempt()),
+            }
+        }
+        let wait = guards
+            .iter_mut()
+            .map(|g| self.level(g, now))
+            .filter(|tokens| *tokens < 1.0)
+            .map(|tokens| {
+                Duration::from_secs_f64(((1.0 - tokens) / self.refill_per_sec()).max(1.0))
+            })
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for g in &mut guards {
+            g.tokens -= 1.0;
+        }
+        drop(guards);
+        Ok(Attempt {
+            buckets: buckets.into_iter().map(|(_, b)| b).collect(),
+            max: f64::from(self.rate.count),
+            failed: false,
+        })
+    }
+
+    fn period_per_attempt(&self) -> Duration {
+        Duration::from_secs_f64((1.0 / self.refill_per_sec()).max(1.0))
+    }
+}
+
+/// One sign-in attempt, reserved against its keys' buckets; see [`LoginLimiter::reserve`].
+pub struct Attempt {
+    buckets: Vec<Arc<Mutex<Bucket>>>,
+    max: f64,
+    failed: bool,
+}
+
+impl Attempt {
+    /// The attempt failed: it keeps counting against every key.
+    pub fn failed(mut self) {
+        self.failed = true;
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if self.failed {
+            return;
+        }
+        for bucket in &self.buckets {
+            if let Ok(mut b) = bucket.lock() {
+                b.tokens = (b.tokens + 1.0).min(self.max);
             }
         }
     }
@@ -91,19 +140,18 @@ mod tests {
         let l = limiter();
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert_eq!(l.check(&["ip:1"], t0), None);
-            l.failed(&["ip:1"], t0);
+            l.reserve(&["ip:1"], t0).unwrap().failed();
         }
-        let wait = l.check(&["ip:1"], t0).expect("limited");
+        let wait = l.reserve(&["ip:1"], t0).err().expect("limited");
         assert!(
             wait >= Duration::from_secs(19) && wait <= Duration::from_secs(21),
             "{wait:?}"
         );
         assert!(
-            l.check(&["ip:1"], t0 + Duration::from_secs(21)).is_none(),
+            l.reserve(&["ip:1"], t0 + Duration::from_secs(21)).is_ok(),
             "one attempt back"
         );
-        assert!(l.check(&["ip:2"], t0).is_none(), "other keys are untouched");
+        assert!(l.reserve(&["ip:2"], t0).is_ok(), "other keys are untouched");
     }
 
     #[test]
@@ -111,9 +159,43 @@ mod tests {
         let l = limiter();
         let t0 = Instant::now();
         for i in 0..3 {
-            l.failed(&[&format!("ip:{i}"), "user:alice"], t0);
+            l.reserve(&[&format!("ip:{i}"), "user:alice"], t0)
+                .unwrap()
+                .failed();
         }
-        assert!(l.check(&["ip:9", "user:alice"], t0).is_some());
-        assert!(l.check(&["ip:9", "user:bob"], t0).is_none());
+        assert!(l.reserve(&["ip:9", "user:alice"], t0).is_err());
+        assert!(l.reserve(&["ip:9", "user:bob"], t0).is_ok());
+    }
+
+    #[test]
+    fn attempts_in_flight_count_before_their_outcome_is_known() {
+        let l = limiter();
+        let t0 = Instant::now();
+        let in_flight: Vec<Attempt> = (0..3)
+            .map(|_| l.reserve(&["ip:1", "user:alice"], t0).unwrap())
+            .collect();
+        assert!(
+            l.reserve(&["ip:1", "user:alice"], t0).is_err(),
+            "a fourth concurrent guess waits"
+        );
+        drop(in_flight);
+        assert!(
+            l.reserve(&["ip:1", "user:alice"], t0).is_ok(),
+            "attempts that did not fail are given back"
+        );
+    }
+
+    #[test]
+    fn a_refused_reservation_takes_nothing_from_the_other_keys() {
+        let l = limiter();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            l.reserve(&["user:alice"], t0).unwrap().failed();
+        }
+        assert!(l.reserve(&["ip:1", "user:alice"], t0).is_err());
+        for _ in 0..3 {
+            l.reserve(&["ip:1"], t0).unwrap().failed();
+        }
+        assert!(l.reserve(&["ip:1"], t0).is_err());
     }
 }

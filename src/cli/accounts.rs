@@ -49,13 +49,34 @@ impl Ctx<'_> {
             .ok_or_else(no_such)
     }
 
-    async fn set_disabled(&self, name: &str, disabled: bool) -> Result<Uuid, Failure> {
+    async fn enable(&self, name: &str) -> Result<Uuid, Failure> {
         let no_such = || Failure::new(1, format!("no such user: {name}"));
         let canonical = input::username(name).map_err(|_| no_such())?.canonical;
-        users::set_disabled(&self.db, &canonical, disabled)
+        users::enable(&self.db, &canonical)
             .await
             .map_err(self.db_err())?
             .ok_or_else(no_such)
+    }
+
+    /// Applies `change` and revokes every session of `name` in one transaction (sign-ins in
+    /// flight with the old credentials get nothing), then audits it as `kind`.
+    async fn change_credentials(
+        &self,
+        name: &str,
+        change: users::CredentialChange<'_>,
+        cause: Cause,
+        kind: audit::Kind,
+    ) -> Result<usize, Failure> {
+        let id = self.user_id(name).await?;
+        let revoked = self
+            .sessions
+            .change_credentials(id, change, None, cause, now())
+            .await
+            .map_err(self.db_err())?
+            .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
+        let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
+        audit::record(&self.db, Event::new(kind).user(id).detail(&detail)).await;
+        Ok(revoked.len())
     }
 
     /// Revokes every session of `id` (other instances hear of it) and audits it as `kind`.
@@ -138,24 +159,23 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
                 }
             }
             UserCommand::Passwd { name, password_stdin } => {
-                let id = ctx.user_id(&name).await?;
+                ctx.user_id(&name).await?;
                 let password = read_password(!password_stdin)?;
                 input::password(&password).map_err(invalid)?;
                 let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
                 let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
-                users::set_password(&ctx.db, id, &hash).await.map_err(ctx.db_err())?;
-                let revoked = ctx.revoke_all(id, Cause::PasswordChange, audit::Kind::PasswordChange).await?;
+                let change = users::CredentialChange::Password(&hash);
+                let revoked = ctx.change_credentials(&name, change, Cause::PasswordChange, audit::Kind::PasswordChange).await?;
                 println!("password changed for {name}; revoked {revoked} session(s)");
                 Ok(())
             }
             UserCommand::Disable { name } => {
-                let id = ctx.set_disabled(&name, true).await?;
-                let revoked = ctx.revoke_all(id, Cause::Disable, audit::Kind::Disable).await?;
+                let revoked = ctx.change_credentials(&name, users::CredentialChange::Disable, Cause::Disable, audit::Kind::Disable).await?;
                 println!("disabled {name}; revoked {revoked} session(s)");
                 Ok(())
             }
             UserCommand::Enable { name } => {
-                let id = ctx.set_disabled(&name, false).await?;
+                let id = ctx.enable(&name).await?;
                 audit::record(&ctx.db, Event::new(audit::Kind::Enable).user(id).detail("by the CLI")).await;
                 println!("enabled {name}");
                 Ok(())

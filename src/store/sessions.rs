@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, Mutex};
 use uuid::Uuid;
 
+use super::users::CredentialChange;
 use super::{invalidation, Db, StoreError};
 use crate::metrics::Metrics;
 
@@ -313,26 +314,40 @@ impl Sessions {
         }
     }
 
+    /// A new session for a user whose credentials were checked at `credential_version`.
+    /// `Ok(None)` when they changed since (or the user was disabled): the sign-in that read
+    /// them lost a race with [`Sessions::change_credentials`] and must not get a session.
+    ///
+    /// The user's row is share-locked while the session is inserted. A change holds that row
+    /// from its `UPDATE` to its commit, so either the change waits for this insert to commit
+    /// and then revokes the new session with the rest, or this insert waits for the change,
+    /// sees the new version and inserts nothing.
     pub async fn create(
         &self,
         user_id: Uuid,
+        credential_version: i64,
         ip: Option<IpAddr>,
         user_agent: Option<&str>,
         now: OffsetDateTime,
         ttl: Duration,
-    ) -> Result<SessionInfo, StoreError> {
+    ) -> Result<Option<SessionInfo>, StoreError> {
         let id = Uuid::new_v4();
         let expires_at = now + ttl;
         let ip_text = ip.map(|i| i.to_string());
         let client = self.db.conn("session_create").await?;
-        client
+        let inserted = client
             .execute(
-                "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
-                 VALUES ($1, $2, $3, $3, $4, $5::text::inet, $6)",
-                &[&id, &user_id, &now, &expires_at, &ip_text, &user_agent],
+                "WITH u AS (
+                    SELECT id FROM users
+                    WHERE id = $2 AND credential_version = $7 AND disabled_at IS NULL
+                    FOR SHARE
+                 )
+                 INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
+                 SELECT $1, u.id, $3, $3, $4, $5::text::inet, $6 FROM u",
+                &[&id, &user_id, &now, &expires_at, &ip_text, &user_agent, &credential_version],
             )
             .await?;
-        Ok(SessionInfo {
+        Ok((inserted == 1).then(|| SessionInfo {
             id,
             user_id,
             created_at: now,
@@ -340,7 +355,7 @@ impl Sessions {
             expires_at,
             ip: ip_text,
             user_agent: user_agent.map(str::to_string),
-        })
+        }))
     }
 
     const INFO_COLUMNS: &'static str = "id, user_id, created_at, last_seen_at, expires_at, \
@@ -440,6 +455,12 @@ impl Sessions {
     }
 
     /// Revokes every active session of a user except `keep`. Returns the revoked ids.
+    /// Every session of `$1` but `$2`; expired ones are closed too, but only active ones count
+    /// as revoked.
+    const REVOKE_ALL: &'static str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
+         WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND revoked_at IS NULL
+         RETURNING id, expires_at > $3 AND last_seen_at > $5";
+
     pub async fn revoke_all(
         &self,
         user_id: Uuid,
@@ -449,14 +470,38 @@ impl Sessions {
     ) -> Result<Vec<Uuid>, StoreError> {
         self.revoke_where(
             "session_revoke_all",
-            // Expired sessions are closed too, but only active ones count as revoked.
-            "UPDATE sessions SET revoked_at = $3, revoked_reason = $4
-             WHERE user_id = $1 AND ($2::uuid IS NULL OR id <> $2) AND revoked_at IS NULL
-             RETURNING id, expires_at > $3 AND last_seen_at > $5",
+            Self::REVOKE_ALL,
             &[&user_id, &keep, &now, &cause.as_str(), &(now - self.idle)],
             cause,
         )
         .await
+    }
+
+    /// Applies `change` to the user's row and revokes every session of the user but `keep`,
+    /// in one transaction. `Ok(None)`: no such user, nothing changed. The change bumps the
+    /// user's `credential_version`, which defeats sign-ins still in flight (see `create`).
+    pub async fn change_credentials(
+        &self,
+        user_id: Uuid,
+        change: CredentialChange<'_>,
+        keep: Option<Uuid>,
+        cause: Cause,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<Uuid>>, StoreError> {
+        let (statement, hash) = change.statement();
+        let mut client = self.db.conn("user_credentials_change").await?;
+        let tx = client.transaction().await?;
+        if tx.execute(statement, &[&user_id, &hash]).await? == 0 {
+            return Ok(None);
+        }
+        self.revoke_in(
+            tx,
+            Self::REVOKE_ALL,
+            &[&user_id, &keep, &now, &cause.as_str(), &(now - self.idle)],
+            cause,
+        )
+        .await
+        .map(Some)
     }
 
     /// Runs a revoking `UPDATE … RETURNING id, was_active` and announces the ids in the same
@@ -470,6 +515,16 @@ impl Sessions {
     ) -> Result<Vec<Uuid>, StoreError> {
         let mut client = self.db.conn(kind).await?;
         let tx = client.transaction().await?;
+        self.revoke_in(tx, sql, params, cause).await
+    }
+
+    async fn revoke_in(
+        &self,
+        tx: deadpool_postgres::Transaction<'_>,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        cause: Cause,
+    ) -> Result<Vec<Uuid>, StoreError> {
         let rows = tx.query(sql, params).await?;
         let all: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
         invalidation::notify(&tx, &all).await?;

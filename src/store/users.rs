@@ -19,6 +19,8 @@ pub struct Credentials {
     pub username: String,
     pub password_hash: String,
     pub disabled: bool,
+    /// Read with the hash; a session is created only while it is still current.
+    pub credential_version: i64,
 }
 
 /// Result of an insert: created, or the canonical name is taken.
@@ -57,7 +59,7 @@ pub async fn credentials(db: &Db, canonical: &str) -> Result<Option<Credentials>
     let client = db.conn("user_credentials").await?;
     let row = client
         .query_opt(
-            "SELECT id, username, password_hash, disabled_at IS NOT NULL
+            "SELECT id, username, password_hash, disabled_at IS NOT NULL, credential_version
              FROM users WHERE username_canonical = $1",
             &[&canonical],
         )
@@ -67,6 +69,7 @@ pub async fn credentials(db: &Db, canonical: &str) -> Result<Option<Credentials>
         username: r.get(1),
         password_hash: r.get(2),
         disabled: r.get(3),
+        credential_version: r.get(4),
     }))
 }
 
@@ -85,18 +88,14 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<User>, StoreError> {
     }))
 }
 
-/// Marks a user disabled (or enabled again). Returns the user's id, or `None` if unknown.
-pub async fn set_disabled(
-    db: &Db,
-    canonical: &str,
-    disabled: bool,
-) -> Result<Option<Uuid>, StoreError> {
-    let client = db.conn("user_disable").await?;
+/// Enables a disabled user again. Returns the user's id, or `None` if unknown. Disabling is a
+/// [`CredentialChange`], made together with the revocation of the user's sessions.
+pub async fn enable(db: &Db, canonical: &str) -> Result<Option<Uuid>, StoreError> {
+    let client = db.conn("user_enable").await?;
     let row = client
         .query_opt(
-            "UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END
-             WHERE username_canonical = $1 RETURNING id",
-            &[&canonical, &disabled],
+            "UPDATE users SET disabled_at = NULL WHERE username_canonical = $1 RETURNING id",
+            &[&canonical],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))
@@ -113,15 +112,33 @@ pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreErr
     Ok(row.map(|r| r.get(0)))
 }
 
-pub async fn set_password(db: &Db, id: Uuid, hash: &str) -> Result<(), StoreError> {
-    let client = db.conn("user_set_password").await?;
-    client
-        .execute(
-            "UPDATE users SET password_hash = $2 WHERE id = $1",
-            &[&id, &hash],
-        )
-        .await?;
-    Ok(())
+/// A change to what signs a user in. It is applied by `Sessions::change_credentials`, in the
+/// transaction that revokes the user's sessions, and it bumps `credential_version`, which
+/// sign-ins in flight check before creating a session.
+#[derive(Debug, Clone, Copy)]
+pub enum CredentialChange<'a> {
+    /// A new bcrypt hash.
+    Password(&'a str),
+    Disable,
+}
+
+impl CredentialChange<'_> {
+    /// The `UPDATE` of the user's row (`$1` the user id, `$2` the new hash or NULL).
+    pub(super) fn statement(&self) -> (&'static str, Option<&str>) {
+        match self {
+            CredentialChange::Password(hash) => (
+                "UPDATE users SET password_hash = $2, credential_version = credential_version + 1
+                 WHERE id = $1 AND $2::text IS NOT NULL",
+                Some(hash),
+            ),
+            CredentialChange::Disable => (
+                "UPDATE users SET disabled_at = coalesce(disabled_at, now()),
+                 credential_version = credential_version + 1
+                 WHERE id = $1 AND $2::text IS NULL",
+                None,
+            ),
+        }
+    }
 }
 
 /// A user as the CLI lists them.

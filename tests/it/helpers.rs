@@ -275,6 +275,31 @@ impl Gateway {
         )
     }
 
+    /// [`Gateway::cli`] without blocking the test's other futures.
+    pub async fn cli_async(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("GATEHOUSE_LOG", "warn")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).await.unwrap();
+        drop(input);
+        let out = child.wait_with_output().await.unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, |c| c.id())
     }

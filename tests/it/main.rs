@@ -13,6 +13,7 @@ mod instances;
 mod openapi_contract;
 mod process;
 mod proxying;
+mod races;
 mod real_browser;
 mod real_proxies;
 mod refresh;

@@ -163,3 +163,36 @@ async fn a_refresh_when_the_database_is_down_is_503_and_consumes_nothing() {
     let status = eventually(200, || async { refresh(&gw, jar.refresh()).await.status }).await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_refresh_token_sent_in_the_body_is_answered_in_the_body() {
+    let gw = Gateway::start().await;
+    gw.register("alice", PASSWORD).await;
+    let login = send(gw.req("POST", "/auth/login").json(&json!({
+        "username": "alice", "password": PASSWORD, "token_transport": "bearer",
+    })))
+    .await
+    .json();
+    let r = send(
+        gw.req("POST", "/auth/refresh")
+            .json(&json!({ "refresh_token": login["refresh_token"] })),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert!(r.cookies().is_empty(), "{:?}", r.cookies());
+    let body = r.json();
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(claims_of(body["refresh_token"].as_str().unwrap())["gen"], 1);
+    assert_eq!(
+        claims_of(body["access_token"].as_str().unwrap())["sid"],
+        login["session"]["id"]
+    );
+    // Asking for cookies outright still gets cookies.
+    let r = send(gw.req("POST", "/auth/refresh").json(&json!({
+        "refresh_token": body["refresh_token"], "token_transport": "cookie",
+    })))
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.cookies().len(), 2);
+    assert!(r.json().get("refresh_token").is_none());
+}
