@@ -9,6 +9,10 @@ use pingora::protocols::http::ServerSession;
 
 use crate::App;
 
+/// `/readyz` answers within this even when the database accepts connections but stops
+/// answering: a load balancer's probe must get "not ready", not hang (CONTRACT §8: 5 s).
+const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Admin {
     app: Arc<App>,
 }
@@ -45,7 +49,10 @@ impl ServeHttp for Admin {
             "/readyz" => {
                 if self.app.draining() {
                     response(503, text, b"draining\n".to_vec())
-                } else if self.app.db.ready().await {
+                } else if tokio::time::timeout(READY_DEADLINE, self.app.db.ready())
+                    .await
+                    .unwrap_or(false)
+                {
                     response(200, text, b"ready\n".to_vec())
                 } else {
                     response(503, text, b"database not ready\n".to_vec())

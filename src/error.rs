@@ -40,6 +40,8 @@ pub enum Error {
     BadGateway,
     #[error("gateway timeout")]
     GatewayTimeout,
+    #[error("request timeout")]
+    RequestTimeout,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -115,6 +117,11 @@ impl Error {
             Error::Csrf => d(403, "csrf", "Cross-site requests are not allowed here."),
             Error::BadPath => d(400, "bad_path", "The request path is not acceptable."),
             Error::BadGateway => d(502, "bad_gateway", "The upstream service did not answer."),
+            Error::RequestTimeout => d(
+                408,
+                "request_timeout",
+                "The request did not arrive in time.",
+            ),
             Error::GatewayTimeout => d(
                 504,
                 "gateway_timeout",

@@ -115,6 +115,9 @@ impl Drop for InFlight {
 
 /// How long shutdown waits for in-flight requests before cutting them.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+/// How long the listeners stay open after SIGTERM even when nothing is in flight, so that a
+/// load balancer's probe sees `/readyz` answer 503 instead of finding the port closed.
+const DRAIN_MIN: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -230,8 +233,9 @@ pub fn upgrade_socket(config: &Config) -> String {
 }
 
 /// SIGQUIT hands the listening sockets to a new process started with `serve --upgrade`, then
-/// drains. SIGTERM and SIGINT both drain: `/readyz` turns false, in-flight requests finish (up to
-/// `DRAIN_LIMIT`), then Pingora closes the listeners and exits.
+/// drains. SIGTERM and SIGINT both drain: `/readyz` turns 503 at once, in-flight requests finish
+/// (up to `DRAIN_LIMIT`; the listeners stay open at least `DRAIN_MIN`, busy or idle), then
+/// Pingora closes the listeners and exits.
 struct Signals {
     app: Arc<App>,
 }
@@ -260,8 +264,10 @@ impl ShutdownSignalWatch for Signals {
         }
         tracing::info!("shutting down: draining in-flight requests");
         self.app.draining.store(true, Ordering::Relaxed);
-        let deadline = Instant::now() + DRAIN_LIMIT;
-        while InFlight::count() > 0 && Instant::now() < deadline {
+        let started = Instant::now();
+        let deadline = started + DRAIN_LIMIT;
+        while (InFlight::count() > 0 || started.elapsed() < DRAIN_MIN) && Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         kind

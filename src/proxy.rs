@@ -41,6 +41,9 @@ pub struct Ctx {
     peer_trusted: bool,
     /// New cookies from an in-line refresh, for the response.
     set_cookies: Option<[String; 2]>,
+    /// Bytes of the request body passed on so far; `None` for a tunnel (an upgrade), which is
+    /// not a body and has no rate to keep.
+    body_received: Option<u64>,
     _in_flight: InFlight,
 }
 
@@ -63,6 +66,7 @@ impl ProxyHttp for Gateway {
             peer: None,
             peer_trusted: false,
             set_cookies: None,
+            body_received: Some(0),
             _in_flight: InFlight::new(),
         }
     }
@@ -91,7 +95,7 @@ impl ProxyHttp for Gateway {
                 .await;
         }
         let path = req.uri.path();
-        if !routes::path_is_acceptable(path) {
+        if !routes::target_is_acceptable(req.raw_path(), path) {
             return Box::pin(self.reply(session, ctx, Error::BadPath.into())).await;
         }
         ctx.route = routes::classify(req.method.as_str(), path);
@@ -102,32 +106,40 @@ impl ProxyHttp for Gateway {
             let reply = Box::pin(self.answer_auth_route(session, ctx)).await;
             return Box::pin(self.reply(session, ctx, reply)).await;
         }
-        if routes::is_public(path, &app.config.public_paths) {
-            return Ok(false);
-        }
-        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
-        let checked = {
-            let check = std::pin::pin!(auth::authenticate_or_refresh(app, &creds, handlers::now()));
-            within(AUTH_DEADLINE, check).await
-        };
-        match checked.unwrap_or_else(|| Err(stalled())) {
-            Ok((identity, pair)) => {
-                ctx.identity = Some(identity);
-                // Refreshed in line: the upstream's response carries the new cookies.
-                ctx.set_cookies = pair.map(|p| p.cookies(app));
-                Ok(false)
+        match request::connection_options(&req.headers) {
+            Ok(request::ConnectionOptions::Keep) => {}
+            Ok(request::ConnectionOptions::Rewrite(value)) => {
+                let req = session.req_header_mut();
+                req.remove_header(&http::header::CONNECTION);
+                if let Some(v) = value {
+                    req.insert_header(http::header::CONNECTION, v)?;
+                }
             }
-            Err(Error::Unauthorized)
-                if matches!(req.method, http::Method::GET | http::Method::HEAD)
-                    && request::is_browser(&req.headers) =>
-            {
-                let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let location = auth::browser::login_location(here);
-                Box::pin(self.reply(session, ctx, Reply::empty(302).header("location", location)))
+            Err(problem) => {
+                return Box::pin(self.reply(session, ctx, Error::Malformed(problem.into()).into()))
                     .await
             }
-            Err(e) => Box::pin(self.reply(session, ctx, e.into())).await,
         }
+        self.admit(session, ctx).await
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> pingora::Result<()> {
+        if let Some(received) = ctx.body_received.as_mut() {
+            *received += body.as_ref().map_or(0, |b| b.len() as u64);
+            if !end_of_stream && request::body_too_slow(ctx.started.elapsed(), *received) {
+                return Err(PError::explain(
+                    ErrorType::HTTPStatus(408),
+                    "request body below the minimum rate",
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_peer(
@@ -186,7 +198,13 @@ impl ProxyHttp for Gateway {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &PError, ctx: &mut Ctx) -> FailToProxy {
+        let downstream = matches!(e.esource(), pingora::ErrorSource::Downstream);
         let error = match e.etype() {
+            // The client stopped sending its body.
+            ErrorType::ReadTimedout if downstream => Some(Error::RequestTimeout),
+            ErrorType::HTTPStatus(408) => Some(Error::RequestTimeout),
+            // The client stopped reading: nobody to answer.
+            ErrorType::WriteTimedout if downstream => None,
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
                 Some(Error::GatewayTimeout)
             }
@@ -194,8 +212,12 @@ impl ProxyHttp for Gateway {
             ErrorType::HTTPStatus(code) if (400..500).contains(code) => {
                 Some(Error::Malformed("The request could not be read.".into()))
             }
+            // Pingora's own checks of what the client sent (header values it will not forward).
+            ErrorType::InvalidHTTPHeader => Some(Error::Malformed(
+                "The request has a header that cannot be forwarded.".into(),
+            )),
             // The client went away or sent garbage: nothing useful to answer.
-            _ if matches!(e.esource(), pingora::ErrorSource::Downstream) => None,
+            _ if downstream => None,
             _ => Some(Error::Internal(e.to_string())),
         };
         let code = match error {
@@ -220,6 +242,12 @@ impl ProxyHttp for Gateway {
         }
     }
 
+    /// What a client did wrong is answered (4xx) and counted, not logged as the gateway's
+    /// error: a client must not be able to fill the error log.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &Ctx, e: &PError) -> bool {
+        matches!(e.esource(), pingora::ErrorSource::Downstream)
+    }
+
     async fn logging(&self, session: &mut Session, _e: Option<&PError>, ctx: &mut Ctx) {
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let elapsed = ctx.started.elapsed();
@@ -240,10 +268,46 @@ impl ProxyHttp for Gateway {
 }
 
 impl Gateway {
+    /// A request for the upstream: forwarded as it is under a public prefix, else only with an
+    /// active session (`Ok(false)`); otherwise answered here (`Ok(true)`).
+    async fn admit(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
+        let app = &self.app;
+        if session.is_upgrade_req() {
+            ctx.body_received = None;
+        }
+        let req = session.req_header();
+        if routes::is_public(req.uri.path(), &app.config.public_paths) {
+            return Ok(false);
+        }
+        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
+        let checked = {
+            let check = std::pin::pin!(auth::authenticate_or_refresh(app, &creds, handlers::now()));
+            within(AUTH_DEADLINE, check).await
+        };
+        match checked.unwrap_or_else(|| Err(stalled())) {
+            Ok((identity, pair)) => {
+                ctx.identity = Some(identity);
+                // Refreshed in line: the upstream's response carries the new cookies.
+                ctx.set_cookies = pair.map(|p| p.cookies(app));
+                Ok(false)
+            }
+            Err(Error::Unauthorized)
+                if matches!(req.method, http::Method::GET | http::Method::HEAD)
+                    && request::is_browser(&req.headers) =>
+            {
+                let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+                let location = auth::browser::login_location(here);
+                Box::pin(self.reply(session, ctx, Reply::empty(302).header("location", location)))
+                    .await
+            }
+            Err(e) => Box::pin(self.reply(session, ctx, e.into())).await,
+        }
+    }
+
     /// Writes one of the gateway's own replies; `Ok(true)` tells Pingora the response is done.
     async fn reply(&self, session: &mut Session, ctx: &Ctx, reply: Reply) -> pingora::Result<bool> {
-        if reply.status == 413 {
-            // The rest of an oversized body is not worth reading.
+        if matches!(reply.status, 408 | 413) {
+            // The rest of an oversized or stalled body is not worth reading.
             session.set_keepalive(None);
         }
         respond::write(session, reply, ctx.rid()).await?;
@@ -252,7 +316,8 @@ impl Gateway {
 
     async fn answer_auth_route(&self, session: &mut Session, ctx: &Ctx) -> Reply {
         let app = &self.app;
-        let body = match read_body(session).await {
+        let deadline = ctx.started + app.config.header_timeout;
+        let body = match read_body(session, deadline).await {
             Ok(b) => b,
             Err(e) => return e.into(),
         };
@@ -313,12 +378,19 @@ fn stalled() -> Error {
 
 /// How long an idle client connection is kept open between requests.
 const KEEPALIVE_SECS: u64 = 60;
-/// How long reading an `/auth` body may stall between two reads.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// An `/auth` body, whole, by `deadline` (GATEHOUSE_HEADER_TIMEOUT after its head): the
+/// gateway's own routes take small bodies, and a slow client may not pin a connection and a
+/// handler for long, however it paces its bytes.
+async fn read_body(session: &mut Session, deadline: Instant) -> Result<Vec<u8>, Error> {
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    session.set_read_timeout(Some(remaining));
+    match tokio::time::timeout_at(deadline.into(), read_all(session)).await {
+        Ok(body) => body,
+        Err(_) => Err(Error::RequestTimeout),
+    }
+}
 
-async fn read_body(session: &mut Session) -> Result<Vec<u8>, Error> {
-    // A slow client may not pin a connection and a handler for long.
-    session.set_read_timeout(Some(BODY_READ_TIMEOUT));
+async fn read_all(session: &mut Session) -> Result<Vec<u8>, Error> {
     let declared = session
         .req_header()
         .headers
@@ -338,6 +410,7 @@ async fn read_body(session: &mut Session) -> Result<Vec<u8>, Error> {
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => return Ok(body),
+            Err(e) if *e.etype() == ErrorType::ReadTimedout => return Err(Error::RequestTimeout),
             Err(_) => {
                 return Err(Error::Malformed(
                     "The request body could not be read.".into(),

@@ -85,9 +85,90 @@ pub fn framing_problem(headers: &HeaderMap, raw_head: Option<&[u8]>) -> Option<&
     None
 }
 
+/// What to do with the request's `Connection` header before it is forwarded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ConnectionOptions {
+    /// Nothing in it concerns the gateway.
+    Keep,
+    /// Send this instead (`None`: no `Connection` header at all).
+    Rewrite(Option<http::HeaderValue>),
+}
+
+/// At most this many options; Pingora refuses a request with ten.
+const MAX_CONNECTION_OPTIONS: usize = 8;
+
+/// A client may name headers in `Connection` for the next hop to drop (RFC 9110 §7.6.1). It may
+/// not use that to drop a header the gateway sets (`Host`, `X-Forwarded-*`, `X-Request-Id`, the
+/// identity headers in any spelling): those options are dropped from `Connection` instead, and
+/// the request is answered normally. Pingora would otherwise abort the request with no answer.
+/// A malformed option, or too many, is refused (400).
+pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'static str> {
+    let mut values = headers.get_all(http::header::CONNECTION).iter().peekable();
+    if values.peek().is_none() {
+        return Ok(ConnectionOptions::Keep);
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    let mut dropped = false;
+    for value in values {
+        let text = value
+            .to_str()
+            .map_err(|_| "The Connection header is not readable.")?;
+        for option in text.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            if !option.bytes().all(is_tchar) {
+                return Err("The Connection header names something that is not a header.");
+            }
+            if sets_itself(option) {
+                dropped = true;
+            } else {
+                kept.push(option);
+            }
+        }
+    }
+    if kept.len() > MAX_CONNECTION_OPTIONS {
+        return Err("The Connection header names too many headers.");
+    }
+    if !dropped {
+        return Ok(ConnectionOptions::Keep);
+    }
+    let value = (!kept.is_empty())
+        .then(|| http::HeaderValue::from_str(&kept.join(", ")).ok())
+        .flatten();
+    Ok(ConnectionOptions::Rewrite(value))
+}
+
+/// Headers the gateway writes on every forwarded request.
+fn sets_itself(name: &str) -> bool {
+    const SET: [&str; 5] = [
+        "host",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-request-id",
+    ];
+    SET.iter().any(|n| n.eq_ignore_ascii_case(name)) || crate::upstream::is_identity_header(name)
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 fn head_has_content_length(head: &[u8]) -> bool {
     head.split(|b| *b == b'\n')
         .any(|line| line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:"))
+}
+
+/// The slowest a proxied request body may arrive, on average, once [`BODY_RATE_GRACE`] is
+/// over (as Kestrel's `MinRequestBodyDataRate`). Pingora's per-read timeout (60 s) alone lets
+/// one byte every few seconds hold a connection for hours.
+pub const MIN_BODY_RATE: u64 = 1024;
+/// How long a body may take before [`MIN_BODY_RATE`] applies: small bodies from slow clients,
+/// and the first round trips of a large one, are never cut.
+pub const BODY_RATE_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a body of which `received` bytes arrived in `elapsed` (since its head) is too slow.
+pub fn body_too_slow(elapsed: std::time::Duration, received: u64) -> bool {
+    elapsed > BODY_RATE_GRACE && (received as f64) < elapsed.as_secs_f64() * MIN_BODY_RATE as f64
 }
 
 pub fn is_trusted(ip: Option<IpAddr>, trusted: &[IpNet]) -> bool {
@@ -163,6 +244,40 @@ mod tests {
             ("x-requested-with", "XMLHttpRequest")
         ])));
         assert!(!is_browser(&h(&[])));
+    }
+
+    #[test]
+    fn connection_cannot_name_a_header_the_gateway_sets() {
+        let with = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.append("connection", v.parse().unwrap());
+            connection_options(&h)
+        };
+        assert_eq!(
+            connection_options(&HeaderMap::new()),
+            Ok(ConnectionOptions::Keep)
+        );
+        assert_eq!(with("keep-alive"), Ok(ConnectionOptions::Keep));
+        assert_eq!(with("close, x-custom"), Ok(ConnectionOptions::Keep));
+        assert_eq!(
+            with("X-Forwarded-For"),
+            Ok(ConnectionOptions::Rewrite(None))
+        );
+        assert_eq!(
+            with("close, x-forwarded-proto, Host, X_Auth_User, x-request-id"),
+            Ok(ConnectionOptions::Rewrite(Some("close".parse().unwrap())))
+        );
+        assert!(with("\"x-forwarded-for\"").is_err());
+        assert!(with("a,b,c,d,e,f,g,h,i").is_err());
+    }
+
+    #[test]
+    fn a_body_must_keep_up_a_minimum_rate_after_its_grace_period() {
+        use std::time::Duration;
+        assert!(!body_too_slow(Duration::from_secs(4), 1), "grace");
+        assert!(body_too_slow(Duration::from_secs(6), 5), "a trickle");
+        assert!(!body_too_slow(Duration::from_secs(60), 60 * 1024));
+        assert!(body_too_slow(Duration::from_secs(60), 60 * 1024 - 1));
     }
 
     #[test]

@@ -40,8 +40,17 @@ pub fn parse<T: DeserializeOwned>(
                 "The request body is empty; send a JSON object.".into(),
             ))
         }
-        Some("application/json") => serde_json::from_slice::<serde_json::Value>(body)
-            .map_err(|_| Error::Malformed("The request body is not valid JSON.".into()))?,
+        Some("application/json") => {
+            serde_json::from_slice::<Unique>(body)
+                .map_err(|e| {
+                    Error::Malformed(if e.to_string().starts_with(REPEATED) {
+                        "A JSON key is repeated.".into()
+                    } else {
+                        "The request body is not valid JSON.".into()
+                    })
+                })?
+                .0
+        }
         Some("application/x-www-form-urlencoded") if accepts == Accepts::JsonOrForm => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| Error::Malformed("The form body is not valid UTF-8.".into()))?;
@@ -64,6 +73,81 @@ pub fn parse<T: DeserializeOwned>(
         ));
     }
     serde_json::from_value(value).map_err(|e| Error::Invalid(field_message(&e)))
+}
+
+const REPEATED: &str = "repeated key";
+
+/// A JSON value in which no object repeats a key, at any depth. serde_json keeps the last of
+/// two equal keys, while other parsers keep the first: a body that two readers could read
+/// differently is refused instead (CONTRACT §5), as a repeated form field is. Keys are
+/// compared after unescaping, so `"a"` and `"\u0061"` are the same key.
+struct Unique(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor).map(Unique)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(serde_json::Value::Null, Into::into))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Unique(value) = map.next_value()?;
+            if object.insert(key, value).is_some() {
+                return Err(serde::de::Error::custom(REPEATED));
+            }
+        }
+        Ok(serde_json::Value::Object(object))
+    }
 }
 
 fn field_message(e: &serde_json::Error) -> String {
@@ -183,6 +267,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.username, "a@b");
+    }
+
+    #[test]
+    fn a_repeated_json_key_is_refused_at_any_depth_and_in_any_escape() {
+        for body in [
+            r#"{"username":"a","password":"b","username":"admin"}"#,
+            r#"{"username":"a","password":"b","\u0075sername":"admin"}"#,
+            r#"{"username":"a","password":"b","x":{"k":1,"k":2}}"#,
+            r#"{"username":"a","password":"b","x":[{"k":1,"k":2}]}"#,
+        ] {
+            let r: Result<Creds, _> =
+                parse(Some("application/json"), body.as_bytes(), Accepts::Json);
+            match r {
+                Err(Error::Malformed(m)) => assert!(m.contains("repeated"), "{body}: {m}"),
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        let ok: Creds = parse(
+            Some("application/json"),
+            br#"{"username":"a","password":"b","x":[{"k":1},{"k":2.5,"n":null,"t":true}]}"#,
+            Accepts::Json,
+        )
+        .unwrap();
+        assert_eq!(ok.username, "a");
     }
 
     #[test]

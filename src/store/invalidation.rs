@@ -4,7 +4,7 @@
 //! flushed and trusted only briefly, so a missed message cannot keep a revoked session alive.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -64,8 +64,13 @@ impl Listener {
         Self { app }
     }
 
-    /// Listens until the connection fails or shutdown; `Ok(())` means shutdown.
-    async fn listen_once(&self, shutdown: &mut ShutdownWatch) -> Result<(), StoreError> {
+    /// Listens until the connection fails or shutdown; `Ok(())` means shutdown. `since` is set
+    /// when the `LISTEN` took effect.
+    async fn listen_once(
+        &self,
+        shutdown: &mut ShutdownWatch,
+        since: &mut Option<Instant>,
+    ) -> Result<(), StoreError> {
         let mut cfg: tokio_postgres::Config = self
             .app
             .config
@@ -92,6 +97,7 @@ impl Listener {
             client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
             // Whatever was revoked while we were not listening is unknown: start from empty.
             self.app.sessions.set_listening(true).await;
+            *since = Some(Instant::now());
             tracing::info!("listening for session revocations");
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
             loop {
@@ -123,29 +129,79 @@ impl Listener {
 #[async_trait]
 impl BackgroundService for Listener {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = Backoff::default();
         loop {
-            match self.listen_once(&mut shutdown).await {
+            let mut since = None;
+            let wait = match self.listen_once(&mut shutdown, &mut since).await {
                 Ok(()) => return,
                 Err(e) => {
+                    let wait = backoff.after_failure(since.map(|t| t.elapsed()));
                     self.app.sessions.set_listening(false).await;
                     self.app.metrics.listener_reconnect();
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64,
+                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
                         "revocation listener down; serving sessions from the database");
+                    wait
                 }
-            }
+            };
             tokio::select! {
                 _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(backoff) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            backoff = (backoff * 2).min(Duration::from_secs(5));
         }
+    }
+}
+
+/// How long to wait before reconnecting the listener. Each failure in a row doubles the wait up
+/// to a cap; a connection that then stayed up for `STABLE` starts the count again, so a drop
+/// after a healthy day costs the shortest wait, not the cap (every wait is time in which
+/// sessions are served from the database with a short cache).
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(50);
+    const CAP: Duration = Duration::from_secs(5);
+    const STABLE: Duration = Duration::from_secs(10);
+
+    /// The wait after a failure; `up_for` is how long the connection had been listening
+    /// (`None`: it never got that far).
+    fn after_failure(&mut self, up_for: Option<Duration>) -> Duration {
+        if up_for.is_some_and(|d| d >= Self::STABLE) {
+            self.next = Self::FIRST;
+        }
+        let wait = self.next;
+        self.next = (self.next * 2).min(Self::CAP);
+        wait
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next: Self::FIRST }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backoff_doubles_to_its_cap_and_starts_over_after_a_stable_connection() {
+        let mut b = Backoff::default();
+        let waits: Vec<u128> = (0..9).map(|_| b.after_failure(None).as_millis()).collect();
+        assert_eq!(waits, [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        let brief = Some(Duration::from_secs(1));
+        assert_eq!(
+            b.after_failure(brief),
+            Backoff::CAP,
+            "a flapping connection stays backed off"
+        );
+        let healthy = Some(Duration::from_secs(3600));
+        assert_eq!(b.after_failure(healthy), Backoff::FIRST);
+        assert_eq!(b.after_failure(None), Duration::from_millis(100));
+    }
 
     #[test]
     fn payloads_round_trip_and_stay_under_the_limit() {

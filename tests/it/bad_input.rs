@@ -203,3 +203,44 @@ async fn cross_site_posts_are_refused_and_change_nothing() {
     .await;
     assert_eq!(r.status, 201);
 }
+
+#[tokio::test]
+async fn a_json_body_with_a_repeated_key_is_refused_like_a_repeated_form_field() {
+    let gw = Gateway::start().await;
+    gw.register("alice", PASSWORD).await;
+    let before = user_and_session_counts(&gw).await;
+    for (path, body) in [
+        (
+            "/auth/register",
+            r#"{"username":"bob","password":"a long password","username":"admin"}"#,
+        ),
+        (
+            "/auth/login",
+            r#"{"username":"mallory","password":"a long password","\u0075sername":"alice"}"#,
+        ),
+        (
+            "/auth/login",
+            r#"{"username":"alice","password":"correct horse battery","password":"x"}"#,
+        ),
+    ] {
+        let r = send(
+            gw.req("POST", path)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error().as_str()),
+            (400, "invalid_request"),
+            "{body}"
+        );
+    }
+    let r = send(
+        gw.req("POST", "/auth/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("username=alice&password=x&password=y"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(user_and_session_counts(&gw).await, before);
+}

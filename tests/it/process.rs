@@ -245,3 +245,40 @@ async fn a_new_binary_takes_over_the_sockets_without_refusing_requests() {
     );
     assert!(new_log.contains("gatehouse listening"), "{new_log}");
 }
+
+#[tokio::test]
+async fn an_idle_gateway_answers_readyz_503_before_closing_on_sigterm() {
+    let mut gw = Gateway::start().await;
+    let readyz = format!("{}/readyz", gw.admin);
+    assert_eq!(send(gw.http.get(&readyz)).await.status, 200);
+    let _ = Command::new("kill")
+        .args(["-TERM", &gw.pid().to_string()])
+        .status();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let r = gw.http.get(&readyz).send().await;
+    assert_eq!(
+        r.map(|r| r.status().as_u16()).ok(),
+        Some(503),
+        "readyz must say 503 before the port closes"
+    );
+    let code = tokio::task::spawn_blocking(move || gw.terminate())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+}
+
+#[tokio::test]
+async fn readyz_answers_503_in_bounded_time_when_the_database_hangs() {
+    let gw = Gateway::start_with_relay().await;
+    let readyz = format!("{}/readyz", gw.admin);
+    assert_eq!(send(gw.http.get(&readyz)).await.status, 200);
+    gw.relay().stall();
+    let started = std::time::Instant::now();
+    let r = send(gw.http.get(&readyz)).await;
+    assert_eq!(r.status, 503);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

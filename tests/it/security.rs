@@ -517,3 +517,139 @@ async fn a_slow_request_body_is_not_mistaken_for_a_slow_head() {
     }
     assert_eq!(read_one_response(&mut stream).await, Some(200));
 }
+
+/// Sends `head`, then one body byte every `every` until the gateway answers or closes, for at
+/// most 30 s; returns the status it answered (0: none) and how many bytes it took.
+async fn trickle(gw: &Gateway, head: &str, every: Duration) -> (u16, usize) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = connect(gw).await;
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut sent = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let mut buf = [0u8; 1024];
+        match tokio::time::timeout(every, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                out.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(_) => {
+                if stream.write_all(b"x").await.is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&out);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, sent)
+}
+
+#[tokio::test]
+async fn a_body_trickled_byte_by_byte_cannot_hold_an_auth_route() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "2s")]).await;
+    let head = "POST /auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                Content-Length: 4000\r\n\r\n";
+    // Every read arrives well within any per-read timeout; the whole body never does.
+    let (status, sent) = trickle(&gw, head, Duration::from_millis(250)).await;
+    assert_eq!(status, 408);
+    assert!(sent < 20, "{sent} bytes were read before giving up");
+}
+
+#[tokio::test]
+async fn a_proxied_body_must_keep_a_minimum_rate() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_HEADER_TIMEOUT", "2s")]).await;
+    let jar = gw.signup("alice").await;
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: x\r\nCookie: {}\r\nContent-Length: 100000\r\n\r\n",
+        jar.header()
+    );
+    let (status, sent) = trickle(&gw, &head, Duration::from_millis(250)).await;
+    assert_eq!(status, 408);
+    assert!(sent < 40, "{sent} bytes were read before giving up");
+}
+
+#[tokio::test]
+async fn a_gateway_token_never_reaches_the_upstream_however_the_authorization_is_spelled() {
+    use base64::Engine;
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public")]).await;
+    let jar = gw.signup("alice").await;
+    let t = jar.access().to_string();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("alice:{t}"));
+    let spellings = [
+        format!("Bearer {t} junk"),
+        format!("Token {t}"),
+        format!("JWT {t}"),
+        t.clone(),
+        format!("Bearer  {t}"),
+        format!("Basic {basic}"),
+        format!("Bearer {}", t.replace('.', "%2E")),
+    ];
+    for spelling in &spellings {
+        for path in ["/public/x", "/app"] {
+            let r = send(
+                gw.req("GET", path)
+                    .with(&jar)
+                    .header("authorization", spelling.as_str()),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{path} {spelling}");
+            assert!(r.echoed("authorization").is_empty(), "{path} {spelling}");
+        }
+    }
+    // Two headers: the one with the token goes, the upstream's own stays.
+    let r = send(
+        gw.req("GET", "/app")
+            .with(&jar)
+            .header("authorization", format!("Bearer {t}"))
+            .header("authorization", "Basic dXNlcjpwYXNz"),
+    )
+    .await;
+    assert_eq!(r.echoed("authorization"), vec!["Basic dXNlcjpwYXNz"]);
+    assert!(!r.text().contains(&t), "the token reached the upstream");
+}
+
+#[tokio::test]
+async fn a_connection_header_cannot_drop_what_the_gateway_sets() {
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public")]).await;
+    let jar = gw.signup("alice").await;
+    for nominated in [
+        "x-forwarded-for",
+        "X-Forwarded-Proto",
+        "x-forwarded-host",
+        "host",
+        "x-auth-user",
+        "X_Auth_User_Id, x-request-id",
+        "keep-alive, x-forwarded-for",
+    ] {
+        for path in ["/public/x", "/app"] {
+            let r = send(
+                gw.req("GET", path)
+                    .with(&jar)
+                    .header("connection", nominated),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{path} {nominated}: {}", r.text());
+            assert_eq!(r.echoed("x-forwarded-for").len(), 1, "{nominated}");
+            assert_eq!(r.echoed("x-forwarded-proto"), vec!["http"], "{nominated}");
+            if path == "/app" {
+                assert_eq!(r.echoed("x-auth-user"), vec!["alice"], "{nominated}");
+            }
+        }
+    }
+    // A malformed option is a client error, answered.
+    let (status, body) = raw(
+        &gw,
+        "GET /public/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nConnection: \"x-forwarded-for\"\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(!gw.log_text().contains("ERROR"), "{}", gw.log_text());
+}
