@@ -15,6 +15,10 @@ use crate::App;
 pub const USER_ID: &str = "x-auth-user-id";
 pub const USER: &str = "x-auth-user";
 pub const SESSION_ID: &str = "x-auth-session-id";
+/// Reserved for the groups and the signed assertion (CONTRACT §9, §11): stripped from every
+/// request already, so no client can set them before the gateway does.
+pub const GROUPS: &str = "x-auth-groups";
+pub const ASSERTION: &str = "x-auth-assertion";
 /// The refresh cookie of an in-line refresh, again, for proxies that see one `Set-Cookie` only.
 pub const SECOND_COOKIE: &str = "x-gatehouse-refresh-cookie";
 

@@ -267,7 +267,13 @@ fn uri_target(uri: &http::Uri) -> &[u8] {
 /// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
 /// header name.
 pub fn is_identity_header(name: &str) -> bool {
-    const NAMES: [&str; 3] = [forward::USER_ID, forward::USER, forward::SESSION_ID];
+    const NAMES: [&str; 5] = [
+        forward::USER_ID,
+        forward::USER,
+        forward::SESSION_ID,
+        forward::GROUPS,
+        forward::ASSERTION,
+    ];
     NAMES.iter().any(|n| {
         n.len() == name.len()
             && n.bytes().zip(name.bytes()).all(|(a, b)| {
@@ -365,6 +371,8 @@ mod tests {
             "x_auth_user",
             "X.Auth.User-Id",
             "x-auth-session_id",
+            "X_Auth.Groups",
+            "x-auth_assertion",
         ] {
             assert!(is_identity_header(name), "{name}");
         }

@@ -13,7 +13,10 @@ async fn identity_headers_from_clients_never_reach_the_upstream() {
             .header("X-Auth-User", "mallory")
             .header("x_auth_user", "mallory")
             .header("X.Auth.User-Id", "00000000-0000-0000-0000-000000000000")
-            .header("x-auth-session_id", "forged"),
+            .header("x-auth-session_id", "forged")
+            .header("X-Auth-Groups", "admins")
+            .header("x_auth.groups", "admins")
+            .header("X-Auth-Assertion", "forged"),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -24,7 +27,14 @@ async fn identity_headers_from_clients_never_reach_the_upstream() {
         vec![claims_of(jar.access())["sid"].as_str().unwrap()]
     );
     let names = r.echoed_names();
-    for spoof in ["x_auth_user", "x.auth.user-id", "x-auth-session_id"] {
+    for spoof in [
+        "x_auth_user",
+        "x.auth.user-id",
+        "x-auth-session_id",
+        "x-auth-groups",
+        "x_auth.groups",
+        "x-auth-assertion",
+    ] {
         assert!(
             !names.contains(&spoof.to_string()),
             "{spoof} reached the upstream"
