@@ -103,49 +103,47 @@ const MAX_CONNECTION_OPTIONS: usize = 8;
 /// the request is answered normally. Pingora would otherwise abort the request with no answer.
 /// A malformed option, or too many, is refused (400).
 pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'static str> {
-    let mut values = headers.get_all(http::header::CONNECTION).iter().peekable();
-    if values.peek().is_none() {
-        return Ok(ConnectionOptions::Keep);
-    }
-    let mut kept: Vec<&str> = Vec::new();
-    let mut dropped = false;
-    for value in values {
-        let text = value
-            .to_str()
-            .map_err(|_| "The Connection header is not readable.")?;
-        for option in text.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-            if !option.bytes().all(is_tchar) {
-                return Err("The Connection header names something that is not a header.");
-            }
-            if sets_itself(option) {
-                dropped = true;
-            } else {
-                kept.push(option);
-            }
+    let values = headers.get_all(http::header::CONNECTION);
+    let options = || {
+        values
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(<[u8]>::trim_ascii)
+            .filter(|o| !o.is_empty())
+    };
+    // The common header (`keep-alive`, `close`, `upgrade`) is read once, without allocating.
+    let (mut count, mut dropped) = (0, false);
+    for option in options() {
+        if !option.iter().copied().all(is_tchar) {
+            return Err("The Connection header names something that is not a header.");
         }
+        count += 1;
+        dropped |= sets_itself(option);
     }
-    if kept.len() > MAX_CONNECTION_OPTIONS {
+    if count > MAX_CONNECTION_OPTIONS {
         return Err("The Connection header names too many headers.");
     }
     if !dropped {
         return Ok(ConnectionOptions::Keep);
     }
+    let kept: Vec<&[u8]> = options().filter(|o| !sets_itself(o)).collect();
     let value = (!kept.is_empty())
-        .then(|| http::HeaderValue::from_str(&kept.join(", ")).ok())
+        .then(|| http::HeaderValue::from_bytes(&kept.join(&b", "[..])).ok())
         .flatten();
     Ok(ConnectionOptions::Rewrite(value))
 }
 
 /// Headers the gateway writes on every forwarded request.
-fn sets_itself(name: &str) -> bool {
-    const SET: [&str; 5] = [
-        "host",
-        "x-forwarded-for",
-        "x-forwarded-host",
-        "x-forwarded-proto",
-        "x-request-id",
+fn sets_itself(name: &[u8]) -> bool {
+    const SET: [&[u8]; 5] = [
+        b"host",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"x-request-id",
     ];
-    SET.iter().any(|n| n.eq_ignore_ascii_case(name)) || crate::upstream::is_identity_header(name)
+    SET.iter().any(|n| n.eq_ignore_ascii_case(name))
+        || std::str::from_utf8(name).is_ok_and(crate::upstream::is_identity_header)
 }
 
 /// RFC 9110 §5.6.2 `tchar`.

@@ -265,7 +265,9 @@ fn uri_target(uri: &http::Uri) -> &[u8] {
 }
 
 /// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
-/// header name.
+/// header name. Every other character a name may hold beside letters, digits and `-`
+/// (`!#$%&'*+^`|~`) is read as `-` too: CGI, WSGI and PHP turn each of them into `_`, so
+/// `X!Auth!User` is `HTTP_X_AUTH_USER` to them just as `X_Auth_User` is.
 pub fn is_identity_header(name: &str) -> bool {
     const NAMES: [&str; 5] = [
         forward::USER_ID,
@@ -278,8 +280,8 @@ pub fn is_identity_header(name: &str) -> bool {
         n.len() == name.len()
             && n.bytes().zip(name.bytes()).all(|(a, b)| {
                 let b = match b.to_ascii_lowercase() {
-                    b'_' | b'.' => b'-',
-                    other => other,
+                    other if other.is_ascii_alphanumeric() => other,
+                    _ => b'-',
                 };
                 a == b
             })
@@ -373,6 +375,8 @@ mod tests {
             "x-auth-session_id",
             "X_Auth.Groups",
             "x-auth_assertion",
+            "X!Auth~User",
+            "x+auth*session|id",
         ] {
             assert!(is_identity_header(name), "{name}");
         }
