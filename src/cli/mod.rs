@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod accounts;
+pub mod redact;
 
 use crate::config::{self, Config, LogFormat, RawConfig};
 use crate::store;
@@ -155,16 +156,28 @@ fn is_listener_bind_failure(panic_message: &str) -> bool {
     panic_message.starts_with("Failed to build listeners")
 }
 
+/// Every line, whoever emits it (gatehouse, Pingora through the `log` bridge, tokio-postgres),
+/// is redacted before it reaches stderr; see [`redact`].
 pub fn init_logging(config: &Config) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match config.log_format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+    let json = config.log_format == LogFormat::Json;
+    let fmt =
+        tracing_subscriber::fmt::layer().with_writer(redact::Redacting::new(std::io::stderr, json));
+    let fmt = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(redact::HeadDumpCap)
+        .with(fmt)
+        .try_init();
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {

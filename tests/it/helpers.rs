@@ -135,7 +135,7 @@ impl Gateway {
                 .env_clear()
                 .envs(env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
                 .stderr(std::fs::File::create(&log).unwrap());
             let child = cmd.spawn().expect("gatehouse binary starts");
             let mut gw = Gateway {
@@ -199,6 +199,11 @@ impl Gateway {
 
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// What the gateway wrote to stdout (it logs to stderr, [`Gateway::log_text`]).
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()
     }
 
     /// The exit status if the process has exited by now (`Some(None)`: killed by a signal).

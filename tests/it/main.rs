@@ -10,6 +10,7 @@ mod forged_tokens;
 mod forward_auth;
 mod helpers;
 mod instances;
+mod logs;
 mod openapi_contract;
 mod process;
 mod proxying;
