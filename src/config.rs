@@ -378,7 +378,7 @@ impl RawConfig {
                 .map_err(|e| ConfigError::new(".env", format!("cannot read: {e}")))?;
             let mut dotenv = HashMap::new();
             for item in iter {
-                let (k, v) = item.map_err(|e| ConfigError::new(".env", format!("{e}")))?;
+                let (k, v) = item.map_err(|e| dotenv_error(path, &e))?;
                 dotenv.insert(k, v);
             }
             raw.apply_env(&dotenv, ".env");
@@ -390,7 +390,7 @@ impl RawConfig {
     pub fn apply_toml(&mut self, text: &str) -> Result<(), ConfigError> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::new("--config", one_line(&e.to_string())))?;
+            .map_err(|e: toml::de::Error| toml_error(text, &e))?;
         for (key, value) in table {
             let setting = SETTINGS
                 .iter()
@@ -556,6 +556,48 @@ pub fn process_env() -> HashMap<String, String> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// dotenvy quotes the whole line that does not parse, and its value may be a secret (a
+/// password in `DATABASE_URL`, the JWT key): name the line by its number and key instead.
+fn dotenv_error(path: &Path, e: &dotenvy::Error) -> ConfigError {
+    let dotenvy::Error::LineParse(line, index) = e else {
+        return ConfigError::new(".env", one_line(&e.to_string()));
+    };
+    let first = line.lines().next().unwrap_or_default().trim_start();
+    let key = first
+        .strip_prefix("export ")
+        .unwrap_or(first)
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    let number = std::fs::read_to_string(path).ok().and_then(|text| {
+        let at = text.find(line.as_str())?;
+        Some(text[..at].matches('\n').count() + 1)
+    });
+    let place = number.map_or_else(|| "a line".to_string(), |n| format!("line {n}"));
+    let key = key.map_or_else(String::new, |k| format!(" ({k})"));
+    ConfigError::new(
+        ".env",
+        format!("cannot parse {place}{key} at character {index}"),
+    )
+}
+
+/// toml quotes the line it cannot parse, and that line may hold a secret: only its number and
+/// what is wrong.
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let message = one_line(e.message());
+    let line = e
+        .span()
+        .and_then(|span| text.get(..span.start))
+        .map(|before| before.matches('\n').count() + 1);
+    ConfigError::new(
+        "--config",
+        match line {
+            Some(n) => format!("line {n}: {message}"),
+            None => message,
+        },
+    )
 }
 
 struct Field<'a> {
@@ -905,6 +947,35 @@ mod tests {
             !text.contains("0123456789abcdef") && !text.contains("hunter2"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn unparsable_lines_are_named_not_quoted() {
+        let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dotenv = dir.join(".env");
+        std::fs::write(
+            &dotenv,
+            "GATEHOUSE_LOG=info\nGATEHOUSE_JWT_SECRET=\"0123456789abcdef0123456789abcdef-jwt-leak\n",
+        )
+        .unwrap();
+        let e = RawConfig::load(None, Some(&dotenv), &HashMap::new()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("jwt-leak"), "{text}");
+        assert!(text.contains("line 2 (GATEHOUSE_JWT_SECRET)"), "{text}");
+        assert_eq!(text.lines().count(), 1, "{text}");
+
+        let toml = dir.join("gatehouse.toml");
+        std::fs::write(
+            &toml,
+            "log = \"info\"\ndatabase_url = \"postgres://app:toml-leak@db/gatehouse\n",
+        )
+        .unwrap();
+        let e = RawConfig::load(Some(&toml), None, &HashMap::new()).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains("toml-leak"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

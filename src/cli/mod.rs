@@ -198,7 +198,14 @@ pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure 
                  distribution's postgresql service) or set DATABASE_URL"
             ),
         ),
-        other => Failure::new(1, format!("database error at {url}: {other}")),
+        // tokio-postgres does not echo the connection string, but nothing holds it to that.
+        other => Failure::new(
+            1,
+            format!(
+                "database error at {url}: {}",
+                redact::redact_str(&other.to_string())
+            ),
+        ),
     }
 }
 

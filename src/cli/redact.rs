@@ -144,6 +144,11 @@ pub fn redact(line: &[u8], json: bool) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// [`redact`] for a message that is no log line (one `main` prints, say).
+pub fn redact_str(text: &str) -> String {
+    String::from_utf8_lossy(&redact(text.as_bytes(), false)).into_owned()
+}
+
 fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }

@@ -6,6 +6,7 @@
 mod bad_input;
 mod browser;
 mod cli;
+mod config_secrets;
 mod forged_tokens;
 mod forward_auth;
 mod helpers;
