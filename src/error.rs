@@ -55,26 +55,42 @@ pub struct Described {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// Headers the status needs: `WWW-Authenticate` on every 401 (RFC 9110 §15.5.2),
+    /// `Retry-After` on 429 and a shed 503, `Allow` on 405.
+    pub headers: Vec<(&'static str, String)>,
 }
+
+/// The challenge every 401 carries (docs/contract.md §5).
+pub const CHALLENGE: &str = "Bearer realm=\"gatehouse\"";
 
 impl Error {
     pub fn describe(&self) -> Described {
+        let mut d = self.describe_body();
+        if d.status == 401 {
+            d.headers.push(("www-authenticate", CHALLENGE.into()));
+        }
+        match self {
+            Error::RateLimited { retry_after_secs } => {
+                d.headers
+                    .push(("retry-after", retry_after_secs.to_string()));
+            }
+            Error::MethodNotAllowed { allow } => d.headers.push(("allow", (*allow).into())),
+            Error::Password(PasswordError::Busy) => d.headers.push(("retry-after", "1".into())),
+            _ => {}
+        }
+        d
+    }
+
+    fn describe_body(&self) -> Described {
         let d = |status, code, message: &str| Described {
             status,
             code,
             message: message.into(),
+            headers: Vec::new(),
         };
         match self {
-            Error::Malformed(m) => Described {
-                status: 400,
-                code: "invalid_request",
-                message: m.clone(),
-            },
-            Error::Invalid(m) => Described {
-                status: 422,
-                code: "invalid_request",
-                message: m.clone(),
-            },
+            Error::Malformed(m) => d(400, "invalid_request", m),
+            Error::Invalid(m) => d(422, "invalid_request", m),
             Error::UsernameTaken => d(409, "username_taken", "That username is already taken."),
             Error::RegistrationClosed => d(
                 403,
@@ -156,5 +172,27 @@ mod tests {
         let d = e.describe();
         assert_eq!((d.status, d.code), (503, "unavailable"));
         assert!(!d.message.contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn every_401_carries_a_challenge_and_the_other_headers_come_from_the_table() {
+        for e in [
+            Error::Unauthorized,
+            Error::InvalidCredentials,
+            Error::InvalidToken,
+            Error::TokenReused,
+        ] {
+            let d = e.describe();
+            assert_eq!(d.status, 401);
+            assert_eq!(d.headers, [("www-authenticate", CHALLENGE.to_string())]);
+        }
+        let d = Error::RateLimited {
+            retry_after_secs: 7,
+        }
+        .describe();
+        assert_eq!(d.headers, [("retry-after", "7".to_string())]);
+        let d = Error::MethodNotAllowed { allow: "GET, HEAD" }.describe();
+        assert_eq!(d.headers, [("allow", "GET, HEAD".to_string())]);
+        assert!(Error::NotFound.describe().headers.is_empty());
     }
 }

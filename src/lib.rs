@@ -6,48 +6,44 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-pub mod admin;
 pub mod auth;
 pub mod cli;
+pub mod clock;
 pub mod config;
-pub mod cookies;
 pub mod demo;
 pub mod error;
-pub mod forward;
-pub mod header_timeout;
+pub mod gateway;
 pub mod metrics;
 pub mod pages;
-pub mod proxy;
+pub mod reply;
 pub mod request;
-pub mod respond;
-pub mod return_url;
 pub mod routes;
 pub mod store;
-pub mod upstream;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use pingora::server::configuration::ServerConf;
-use pingora::server::{RunArgs, Server, ShutdownSignal, ShutdownSignalWatch};
+use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
+use auth::cookies::CookieNames;
+use auth::origin::Origin;
 use auth::password::Hasher;
 use auth::tokens::Keys;
 use config::{Config, ConfigError};
-use cookies::CookieNames;
-use header_timeout::HeaderTimeout;
+use gateway::header_timeout::HeaderTimeout;
 use metrics::Metrics;
-use store::sessions::{LastSeenFlusher, Sessions};
+use store::sessions::Sessions;
 use store::Db;
 
 /// Everything a request handler may use, built once.
 pub struct App {
     pub config: Config,
+    /// The gateway's public origin, parsed once: redirects, CSRF and forward auth use it.
+    pub origin: Origin,
     pub keys: Keys,
     pub verified: auth::VerifiedTokens,
     pub inline_refresh: auth::pair::InlineRefresh,
@@ -58,7 +54,7 @@ pub struct App {
     pub cookies: CookieNames,
     pub metrics: Metrics,
     pub upstream_addr: SocketAddr,
-    draining: AtomicBool,
+    pub(crate) draining: AtomicBool,
 }
 
 impl App {
@@ -113,12 +109,6 @@ impl Drop for InFlight {
     }
 }
 
-/// How long shutdown waits for in-flight requests before cutting them.
-const DRAIN_LIMIT: Duration = Duration::from_secs(10);
-/// How long the listeners stay open after SIGTERM even when nothing is in flight, so that a
-/// load balancer's probe sees `/readyz` answer 503 instead of finding the port closed.
-const DRAIN_MIN: Duration = Duration::from_secs(2);
-
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -153,7 +143,14 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     );
     let hasher = Hasher::new(config.bcrypt_cost, bcrypt_concurrency())
         .map_err(|e| StartError::Other(e.to_string()))?;
+    let origin = Origin::parse(&config.public_url).ok_or_else(|| {
+        StartError::Other(format!(
+            "GATEHOUSE_PUBLIC_URL: not an http(s) origin: {}",
+            config.public_url
+        ))
+    })?;
     let app = Arc::new(App {
+        origin,
         keys: Keys::new(&config.jwt_secret.0),
         verified: auth::VerifiedTokens::new(),
         inline_refresh: auth::pair::InlineRefresh::new(config.refresh_reuse_grace),
@@ -192,7 +189,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     let mut proxy = Service::new(
         "gatehouse".to_string(),
         HeaderTimeout::new(
-            pingora::proxy::http_proxy(&conf, proxy::Gateway::new(app.clone())),
+            pingora::proxy::http_proxy(&conf, gateway::proxy::Gateway::new(app.clone())),
             app.config.header_timeout,
             app.metrics.header_timeouts(),
         ),
@@ -203,7 +200,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     let mut admin = Service::new(
         "gatehouse-admin".to_string(),
         HeaderTimeout::new(
-            pingora::apps::http_app::HttpServer::new_app(admin::Admin::new(app.clone())),
+            pingora::apps::http_app::HttpServer::new_app(gateway::admin::Admin::new(app.clone())),
             app.config.header_timeout,
             app.metrics.header_timeouts(),
         ),
@@ -214,11 +211,11 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
 
     server.add_service(background_service(
         "last-seen",
-        LastSeenFlusher::new(db, touches),
+        gateway::services::LastSeen(store::sessions::LastSeenFlusher::new(db, touches)),
     ));
     server.add_service(background_service(
         "revocation-listener",
-        store::invalidation::Listener::new(app.clone()),
+        gateway::services::Revocations(app.clone()),
     ));
     Ok((server, app))
 }
@@ -232,51 +229,9 @@ pub fn upgrade_socket(config: &Config) -> String {
         .to_string()
 }
 
-/// SIGQUIT hands the listening sockets to a new process started with `serve --upgrade`, then
-/// drains. SIGTERM and SIGINT both drain: `/readyz` turns 503 at once, in-flight requests finish
-/// (up to `DRAIN_LIMIT`; the listeners stay open at least `DRAIN_MIN`, busy or idle), then
-/// Pingora closes the listeners and exits.
-struct Signals {
-    app: Arc<App>,
-}
-
-#[async_trait]
-impl ShutdownSignalWatch for Signals {
-    async fn recv(&self) -> ShutdownSignal {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::quit()),
-        ) else {
-            return ShutdownSignal::FastShutdown;
-        };
-        let kind = tokio::select! {
-            _ = term.recv() => ShutdownSignal::GracefulTerminate,
-            _ = int.recv() => ShutdownSignal::GracefulTerminate,
-            _ = quit.recv() => ShutdownSignal::GracefulUpgrade,
-        };
-        if matches!(kind, ShutdownSignal::GracefulUpgrade) {
-            // The new process takes the sockets first; Pingora then lets this one finish.
-            tracing::info!("handing the listening sockets to the new process");
-            self.app.draining.store(true, Ordering::Relaxed);
-            return kind;
-        }
-        tracing::info!("shutting down: draining in-flight requests");
-        self.app.draining.store(true, Ordering::Relaxed);
-        let started = Instant::now();
-        let deadline = started + DRAIN_LIMIT;
-        while (InFlight::count() > 0 || started.elapsed() < DRAIN_MIN) && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        kind
-    }
-}
-
 /// Runs the server until a shutdown signal; returns when it has drained.
 pub fn run(server: Server, app: Arc<App>) {
     server.run(RunArgs {
-        shutdown_signal: Box::new(Signals { app }),
+        shutdown_signal: Box::new(gateway::shutdown::Signals::new(app)),
     });
 }

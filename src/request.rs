@@ -143,7 +143,7 @@ fn sets_itself(name: &[u8]) -> bool {
         b"x-request-id",
     ];
     SET.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || std::str::from_utf8(name).is_ok_and(crate::upstream::is_identity_header)
+        || std::str::from_utf8(name).is_ok_and(crate::auth::identity::is_identity_header)
 }
 
 /// RFC 9110 §5.6.2 `tchar`.

@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 
-use super::handlers::{self, Request};
+use super::redirect::{self, login_location};
+use super::Request;
 use super::{authenticate_or_refresh, Credentials};
 use crate::error::Error;
 use crate::pages::{self, AccountPage, LoginForm, LoginPage};
-use crate::respond::Reply;
+use crate::reply::Reply;
 use crate::routes::Route;
 use crate::store::users;
-use crate::{return_url, App};
+use crate::App;
 
 /// Whether the request is a plain HTML form post (what the pages send).
 pub fn is_form(req: &Request<'_>) -> bool {
@@ -37,22 +38,14 @@ pub fn page(app: &App, status: u16, html: String) -> Reply {
     }
 }
 
-fn redirect(status: u16, location: &str) -> Reply {
+fn go_to(status: u16, location: &str) -> Reply {
     Reply::empty(status).header("location", location)
 }
 
-/// The sign-in page's path with `rd` to come back to: the one place that spells it.
-pub fn login_location(rd: &str) -> String {
-    format!(
-        "/auth/login?rd={}",
-        percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
-    )
-}
-
 fn safe_rd<'a>(app: &App, rd: Option<&'a str>) -> &'a str {
-    return_url::safe(
+    redirect::safe(
         rd.unwrap_or("/"),
-        &app.config.public_url,
+        &app.origin,
         &app.config.allowed_redirect_hosts,
     )
 }
@@ -65,7 +58,7 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
     match authenticate_or_refresh(app, &creds, req.now).await {
         Ok((_, pair)) => {
-            let reply = redirect(302, rd);
+            let reply = go_to(302, rd);
             return Ok(match pair {
                 Some(p) => reply.cookies(p.cookies(app)),
                 None => reply,
@@ -128,7 +121,7 @@ pub fn after_form(
         }
         (Route::Register, Ok(_)) => {
             let next = format!("{}&registered=1", login_location(rd));
-            Ok(redirect(303, &next))
+            Ok(go_to(303, &next))
         }
         (Route::Register, Err(e)) if e.describe().status < 500 => {
             let d = e.describe();
@@ -144,7 +137,7 @@ pub fn after_form(
             };
             Ok(reply.into_redirect(303, next))
         }
-        (_, Err(Error::Unauthorized)) => Ok(redirect(303, &login_location("/auth/account"))),
+        (_, Err(Error::Unauthorized)) => Ok(go_to(303, &login_location("/auth/account"))),
         (_, outcome) => outcome,
     }
 }
@@ -154,7 +147,7 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
     let (id, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
         Ok(found) => found,
-        Err(Error::Unauthorized) => return Ok(redirect(302, &login_location("/auth/account"))),
+        Err(Error::Unauthorized) => return Ok(go_to(302, &login_location("/auth/account"))),
         Err(e) => return Err(e),
     };
     let user = users::by_id(&app.db, id.user_id)
@@ -163,7 +156,7 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let sessions = app.sessions.list_active(id.user_id, req.now).await?;
     let html = pages::account(&AccountPage {
         username: &user.username,
-        created_at: handlers::rfc3339(user.created_at),
+        created_at: crate::clock::rfc3339(user.created_at),
         current: id.session_id,
         sessions: &sessions,
     });

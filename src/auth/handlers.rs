@@ -1,49 +1,26 @@
-//! The gateway's own JSON routes under `/auth` (CONTRACT §5): each takes the request's owned
+//! The gateway's own JSON routes under `/auth` (docs/contract.md §5): each takes the request's owned
 //! parts and `now`, and returns a [`Reply`] or an [`Error`]. No Pingora types here.
 
 use serde::Deserialize;
 use serde_json::json;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::browser;
-use super::input::{self, Accepts};
+use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::tokens::Kind;
-use super::{authenticate, Credentials, Identity};
+use super::{browser, forward, input, origin, Request};
+use crate::clock::rfc3339;
 use crate::error::Error;
-use crate::request::RequestMeta;
-use crate::respond::Reply;
+use crate::reply::Reply;
 use crate::routes::Route;
 use crate::store::audit::{self, Event};
 use crate::store::sessions::Cause;
 use crate::store::users::{self, Created, CredentialChange};
-use crate::{forward, App};
-
-/// One request to an `/auth` route, as the handlers see it.
-pub struct Request<'a> {
-    pub meta: &'a RequestMeta,
-    pub body: &'a [u8],
-    pub now: OffsetDateTime,
-}
-
-impl Request<'_> {
-    fn creds<'b>(&'b self, app: &App) -> Credentials<'b> {
-        Credentials::from_headers(&self.meta.headers, &app.cookies).from(self.meta.client_ip)
-    }
-
-    fn parse<T: serde::de::DeserializeOwned>(&self, accepts: Accepts) -> Result<T, Error> {
-        input::parse(self.meta.header("content-type"), self.body, accepts)
-    }
-
-    async fn identity(&self, app: &App) -> Result<Identity, Error> {
-        authenticate(app, &self.creds(app), self.now).await
-    }
-}
+use crate::App;
 
 pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, Error> {
     if matches!(req.meta.method, http::Method::POST | http::Method::DELETE)
-        && !same_origin(app, req.meta)
+        && !origin::same_origin(app, req.meta)
     {
         return Err(Error::Csrf);
     }
@@ -88,57 +65,6 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
 
 /// The OpenAPI 3.1 document of these routes, served at `/auth/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
-
-/// CONTRACT §5: an unsafe request whose `Origin` (or, without one, `Referer`) names another
-/// site is refused. Same origin means the gateway's public origin, the request's own `Host`,
-/// or an allowed redirect host.
-fn same_origin(app: &App, meta: &RequestMeta) -> bool {
-    // Browsers say outright when a request comes from another site.
-    if meta
-        .header("sec-fetch-site")
-        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
-    {
-        return false;
-    }
-    let claimed = match (meta.header("origin"), meta.header("referer")) {
-        (Some(o), _) => o,
-        (None, Some(r)) => r,
-        (None, None) => return true,
-    };
-    let Some(authority) = authority_of(claimed) else {
-        return false;
-    };
-    if authority_of(&app.config.public_url) == Some(authority) {
-        return true;
-    }
-    if meta
-        .header("host")
-        .is_some_and(|h| h.eq_ignore_ascii_case(authority))
-    {
-        return true;
-    }
-    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
-    forward::host_allowed(&app.config.allowed_redirect_hosts, host)
-}
-
-/// `host[:port]` of an absolute http(s) URL.
-fn authority_of(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    (!authority.is_empty() && !authority.contains('@')).then_some(authority)
-}
-
-pub use pair::rfc3339;
-
-/// Postgres keeps microseconds; so do we, so a time we return equals the one we list later.
-pub fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t)
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Transport {

@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use super::tokens::{self, Kind};
 use super::Identity;
+use crate::auth::identity;
 use crate::error::Error;
 use crate::store::audit::{self, Event};
-use crate::store::sessions::{identity_headers, Refreshed, SessionInfo};
+use crate::store::sessions::{Refreshed, SessionInfo};
 use crate::App;
 
 /// A freshly minted pair and what it was minted for.
@@ -105,7 +106,7 @@ impl Pair {
         Identity {
             user_id: self.user_id,
             session_id: self.session.id,
-            header_values: identity_headers(self.user_id, &self.username, self.session.id),
+            header_values: identity::header_values(self.user_id, &self.username, self.session.id),
         }
     }
 }

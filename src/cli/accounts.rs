@@ -7,8 +7,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::{runtime, unreachable_db, Failure, SessionsCommand, UserCommand};
-use crate::auth::handlers::{now, rfc3339};
 use crate::auth::{input, password::Hasher};
+use crate::clock::{now, rfc3339};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, Event};

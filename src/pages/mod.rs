@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use crate::auth::pair::rfc3339;
+use crate::clock::rfc3339;
 use crate::store::sessions::SessionInfo;
 
 /// Escapes text for HTML element content and quoted attribute values.

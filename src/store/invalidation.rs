@@ -3,19 +3,16 @@
 //! drops what it hears from its session cache. While that connection is down the cache is
 //! flushed and trusted only briefly, so a missed message cannot keep a revoked session alive.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use futures_util::StreamExt;
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 use uuid::Uuid;
 
+use super::sessions::Sessions;
 use super::StoreError;
-use crate::App;
+use crate::metrics::Metrics;
 
 pub const CHANNEL: &str = "gatehouse_revocations";
 /// Ids per message: PostgreSQL caps a payload at 8000 bytes; 200 hyphenated ids fit.
@@ -54,26 +51,22 @@ pub async fn notify(tx: &tokio_postgres::Transaction<'_>, ids: &[Uuid]) -> Resul
     Ok(())
 }
 
-/// The background service holding this instance's `LISTEN` connection.
-pub struct Listener {
-    app: Arc<App>,
+/// This instance's `LISTEN` connection: what it hears, its sessions forget.
+pub struct Listener<'a> {
+    pub database_url: &'a str,
+    pub sessions: &'a Sessions,
+    pub metrics: &'a Metrics,
 }
 
-impl Listener {
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
-    }
-
+impl Listener<'_> {
     /// Listens until the connection fails or shutdown; `Ok(())` means shutdown. `since` is set
     /// when the `LISTEN` took effect.
     async fn listen_once(
         &self,
-        shutdown: &mut ShutdownWatch,
+        shutdown: &mut watch::Receiver<bool>,
         since: &mut Option<Instant>,
     ) -> Result<(), StoreError> {
         let mut cfg: tokio_postgres::Config = self
-            .app
-            .config
             .database_url
             .parse()
             .map_err(|e| StoreError::Query(format!("bad database url: {e}")))?;
@@ -96,7 +89,7 @@ impl Listener {
         let result = async {
             client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
             // Whatever was revoked while we were not listening is unknown: start from empty.
-            self.app.sessions.set_listening(true).await;
+            self.sessions.set_listening(true).await;
             *since = Some(Instant::now());
             tracing::info!("listening for session revocations");
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -105,8 +98,8 @@ impl Listener {
                     _ = shutdown.changed() => return Ok(()),
                     message = rx.recv() => match message {
                         Some(payload) => {
-                            self.app.metrics.invalidation_received();
-                            self.app.sessions.forget(&parse(&payload)).await;
+                            self.metrics.invalidation_received();
+                            self.sessions.forget(&parse(&payload)).await;
                         }
                         None => return Err(StoreError::Unavailable("listen connection closed".into())),
                     },
@@ -124,11 +117,8 @@ impl Listener {
         driver.abort();
         result
     }
-}
-
-#[async_trait]
-impl BackgroundService for Listener {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
+    /// Listens, reconnecting with [`Backoff`], until `shutdown` turns.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Backoff::default();
         loop {
             let mut since = None;
@@ -136,8 +126,8 @@ impl BackgroundService for Listener {
                 Ok(()) => return,
                 Err(e) => {
                     let wait = backoff.after_failure(since.map(|t| t.elapsed()));
-                    self.app.sessions.set_listening(false).await;
-                    self.app.metrics.listener_reconnect();
+                    self.sessions.set_listening(false).await;
+                    self.metrics.listener_reconnect();
                     tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
                         "revocation listener down; serving sessions from the database");
                     wait

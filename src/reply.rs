@@ -1,9 +1,7 @@
-//! The only code that writes a response the gateway itself produces: JSON bodies, errors from
-//! the single table in `error.rs`, cookies, and `Cache-Control: no-store` on all of it.
+//! A response the gateway itself produces, as the domain describes it: status, headers and a
+//! JSON, HTML or empty body, with no Pingora types. `gateway/respond.rs` writes it; errors become
+//! replies through the one table in `error.rs`.
 
-use bytes::Bytes;
-use pingora::http::ResponseHeader;
-use pingora::proxy::Session;
 use serde::Serialize;
 
 use crate::error::Error;
@@ -69,10 +67,10 @@ impl Reply {
             .any(|(n, v)| *n == "set-cookie" && v.contains("Max-Age=0"))
     }
 
-    /// Adds the headers an error needs (`Retry-After`, `Allow`) to a reply made for it.
+    /// Adds the headers an error needs (`WWW-Authenticate`, `Retry-After`, `Allow`) to a reply
+    /// made for it, such as its HTML page.
     pub fn with_error_headers(mut self, e: &Error) -> Self {
-        let extra = Reply::error_quiet(e).headers;
-        self.headers.extend(extra);
+        self.headers.extend(e.describe().headers);
         self
     }
 
@@ -106,20 +104,12 @@ impl Reply {
 
     fn error_quiet(e: &Error) -> Self {
         let d = e.describe();
-        let reply = Reply::json(
+        let mut reply = Reply::json(
             d.status,
             &serde_json::json!({ "error": d.code, "message": d.message }),
         );
-        match e {
-            Error::RateLimited { retry_after_secs } => {
-                reply.header("retry-after", retry_after_secs.to_string())
-            }
-            Error::MethodNotAllowed { allow } => reply.header("allow", *allow),
-            Error::Password(crate::auth::password::PasswordError::Busy) => {
-                reply.header("retry-after", "1")
-            }
-            _ => reply,
-        }
+        reply.headers.extend(d.headers);
+        reply
     }
 }
 
@@ -127,40 +117,4 @@ impl From<Error> for Reply {
     fn from(e: Error) -> Self {
         Reply::error(&e)
     }
-}
-
-/// Writes `reply` downstream. HEAD requests get the headers without the body.
-pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pingora::Result<()> {
-    let head_only = session.req_header().method == http::Method::HEAD;
-    let (content_type, body) = match reply.body {
-        Body::Empty => (None, Bytes::new()),
-        Body::Json(b) => (Some("application/json"), Bytes::from(b)),
-        Body::Html(s) => (Some("text/html; charset=utf-8"), Bytes::from(s)),
-    };
-    let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 4))?;
-    if let Some(ct) = content_type {
-        resp.insert_header("content-type", ct)?;
-    }
-    resp.insert_header("content-length", body.len().to_string())?;
-    resp.insert_header("cache-control", "no-store")?;
-    resp.insert_header("x-request-id", request_id)?;
-    if content_type.is_some_and(|c| c.starts_with("text/html")) {
-        // Pages are self-contained: no scripts, no framing, no outside resources.
-        resp.insert_header(
-            "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
-        )?;
-        resp.insert_header("x-frame-options", "DENY")?;
-        resp.insert_header("referrer-policy", "same-origin")?;
-        resp.insert_header("x-content-type-options", "nosniff")?;
-    }
-    for (name, value) in reply.headers {
-        resp.append_header(name, value)?;
-    }
-    let empty = head_only || body.is_empty();
-    session.write_response_header(Box::new(resp), empty).await?;
-    if !empty {
-        session.write_response_body(Some(body), true).await?;
-    }
-    Ok(())
 }

@@ -20,12 +20,9 @@ use http::header::{
 };
 use pingora::http::{RequestHeader, ResponseHeader};
 
-use crate::cookies::{self, CookieNames};
-use crate::forward;
+use crate::auth::cookies::{self, CookieNames};
+use crate::auth::identity::{is_identity_header, X_AUTH_SESSION_ID, X_AUTH_USER, X_AUTH_USER_ID};
 
-pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static(forward::USER_ID);
-pub const X_AUTH_USER: HeaderName = HeaderName::from_static(forward::USER);
-pub const X_AUTH_SESSION_ID: HeaderName = HeaderName::from_static(forward::SESSION_ID);
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -264,30 +261,6 @@ fn uri_target(uri: &http::Uri) -> &[u8] {
         .unwrap_or_default()
 }
 
-/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
-/// header name. Every other character a name may hold beside letters, digits and `-`
-/// (`!#$%&'*+^`|~`) is read as `-` too: CGI, WSGI and PHP turn each of them into `_`, so
-/// `X!Auth!User` is `HTTP_X_AUTH_USER` to them just as `X_Auth_User` is.
-pub fn is_identity_header(name: &str) -> bool {
-    const NAMES: [&str; 5] = [
-        forward::USER_ID,
-        forward::USER,
-        forward::SESSION_ID,
-        forward::GROUPS,
-        forward::ASSERTION,
-    ];
-    NAMES.iter().any(|n| {
-        n.len() == name.len()
-            && n.bytes().zip(name.bytes()).all(|(a, b)| {
-                let b = match b.to_ascii_lowercase() {
-                    other if other.is_ascii_alphanumeric() => other,
-                    _ => b'-',
-                };
-                a == b
-            })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,25 +337,6 @@ mod tests {
         let mut plain = ResponseHeader::build(404, None).unwrap();
         apply_response(&mut plain, &rid, &[]).unwrap();
         assert_eq!(plain.get_reason_phrase(), Some("Not Found"));
-    }
-
-    #[test]
-    fn identity_headers_are_recognised_in_every_spelling() {
-        for name in [
-            "X-Auth-User",
-            "x_auth_user",
-            "X.Auth.User-Id",
-            "x-auth-session_id",
-            "X_Auth.Groups",
-            "x-auth_assertion",
-            "X!Auth~User",
-            "x+auth*session|id",
-        ] {
-            assert!(is_identity_header(name), "{name}");
-        }
-        for name in ["x-auth-users", "x-auth", "x-forwarded-user"] {
-            assert!(!is_identity_header(name), "{name}");
-        }
     }
 
     #[test]

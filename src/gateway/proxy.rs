@@ -12,12 +12,13 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error as PError, ErrorType};
 use uuid::Uuid;
 
-use crate::auth::handlers::{self, Request};
+use super::respond;
 use crate::auth::input::MAX_BODY;
 use crate::auth::{self, Credentials, Identity};
+use crate::auth::{handlers, Request};
 use crate::error::Error;
+use crate::reply::Reply;
 use crate::request::{self, RequestMeta};
-use crate::respond::{self, Reply};
 use crate::routes::{self, Route};
 use crate::{App, InFlight};
 
@@ -82,7 +83,7 @@ impl ProxyHttp for Gateway {
             .map(|a| a.ip());
         ctx.peer_trusted = request::is_trusted(ctx.peer, &app.config.trusted_proxies);
         let req = session.req_header();
-        ctx.request_id = request_id(req.headers.get(crate::upstream::X_REQUEST_ID));
+        ctx.request_id = request_id(req.headers.get(super::upstream::X_REQUEST_ID));
         // The raw head is only consulted for the rare request with Transfer-Encoding.
         let raw_head = req
             .headers
@@ -164,13 +165,13 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
         let app = &self.app;
-        let forwarding = crate::upstream::Forwarding {
+        let forwarding = super::upstream::Forwarding {
             identity: ctx.identity.as_ref().map(|i| &i.header_values),
             peer: ctx.peer,
             peer_trusted: ctx.peer_trusted,
             request_id: &ctx.request_id,
         };
-        crate::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
+        super::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
     }
 
     async fn response_filter(
@@ -180,7 +181,7 @@ impl ProxyHttp for Gateway {
         ctx: &mut Ctx,
     ) -> pingora::Result<()> {
         let cookies = ctx.set_cookies.as_ref().map_or(&[][..], |c| &c[..]);
-        crate::upstream::apply_response(upstream_response, &ctx.request_id, cookies)
+        super::upstream::apply_response(upstream_response, &ctx.request_id, cookies)
     }
 
     async fn connected_to_upstream(
@@ -281,7 +282,11 @@ impl Gateway {
         }
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
         let checked = {
-            let check = std::pin::pin!(auth::authenticate_or_refresh(app, &creds, handlers::now()));
+            let check = std::pin::pin!(auth::authenticate_or_refresh(
+                app,
+                &creds,
+                crate::clock::now()
+            ));
             within(AUTH_DEADLINE, check).await
         };
         match checked.unwrap_or_else(|| Err(stalled())) {
@@ -296,7 +301,7 @@ impl Gateway {
                     && request::is_browser(&req.headers) =>
             {
                 let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let location = auth::browser::login_location(here);
+                let location = auth::redirect::login_location(here);
                 Box::pin(self.reply(session, ctx, Reply::empty(302).header("location", location)))
                     .await
             }
@@ -334,7 +339,7 @@ impl Gateway {
         let request = Request {
             meta: &meta,
             body: &body,
-            now: handlers::now(),
+            now: crate::clock::now(),
         };
         let handled = std::pin::pin!(handlers::handle(app, &ctx.route, &request));
         within(ROUTE_DEADLINE, handled)

@@ -1,20 +1,41 @@
-//! Return URLs (`rd`): the one function that decides where a sign-in may send the browser next
-//! (CONTRACT §7, last paragraph). Anything it does not positively recognise becomes `/`.
+//! Where a browser may be sent: the sign-in page's location, and return URLs (`rd`), decided by
+//! one function (docs/contract.md §7, last paragraph). Anything it does not positively recognise
+//! becomes `/`.
+
+use super::origin::Origin;
+
+/// The sign-in page's path with `rd` to come back to: the one place that spells it.
+pub fn login_location(rd: &str) -> String {
+    format!(
+        "/auth/login?rd={}",
+        percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+/// Whether `host` is one of the allowed redirect hosts (exact, or `.example.com` for its
+/// subdomains).
+pub fn host_allowed(allowed: &[String], host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    allowed.iter().any(|a| match a.strip_prefix('.') {
+        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(a.as_str()),
+        None => host == *a,
+    })
+}
 
 /// Longer return URLs are not honoured.
 pub const MAX_LEN: usize = 2048;
 
 /// `rd` itself when it is a local path (`/x`, not `//x` or `/\x`) or an absolute http(s) URL on
 /// the gateway's own host or an allowed redirect host; otherwise `/`.
-pub fn safe<'a>(rd: &'a str, public_url: &str, allowed_hosts: &[String]) -> &'a str {
-    if is_safe(rd, public_url, allowed_hosts) {
+pub fn safe<'a>(rd: &'a str, own: &Origin, allowed_hosts: &[String]) -> &'a str {
+    if is_safe(rd, own, allowed_hosts) {
         rd
     } else {
         "/"
     }
 }
 
-fn is_safe(rd: &str, public_url: &str, allowed_hosts: &[String]) -> bool {
+fn is_safe(rd: &str, own: &Origin, allowed_hosts: &[String]) -> bool {
     if rd.is_empty()
         || rd.len() > MAX_LEN
         || rd
@@ -26,48 +47,10 @@ fn is_safe(rd: &str, public_url: &str, allowed_hosts: &[String]) -> bool {
     if let Some(rest) = rd.strip_prefix('/') {
         return !rest.starts_with('/');
     }
-    let lower = rd.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
-    let rest = if lower.starts_with("https://") {
-        &rd[8..]
-    } else if lower.starts_with("http://") {
-        &rd[7..]
-    } else {
+    let Some(target) = Origin::parse(rd) else {
         return false;
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    if authority.is_empty() || authority.contains(['@', '%']) {
-        return false;
-    }
-    let Some(host) = host_of(authority) else {
-        return false;
-    };
-    let own = public_url
-        .split_once("://")
-        .and_then(|(_, a)| host_of(a.split('/').next().unwrap_or("")));
-    own.is_some_and(|own| own.eq_ignore_ascii_case(host))
-        || crate::forward::host_allowed(allowed_hosts, host)
-}
-
-/// The host of `host[:port]` (or `[v6]:port`), if the port, when present, is numeric.
-fn host_of(authority: &str) -> Option<&str> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (h, after) = rest.split_once(']')?;
-        (h, after.strip_prefix(':'))
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
-        return None;
-    }
-    let valid = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':'));
-    valid.then_some(host)
+    target.host() == own.host() || host_allowed(allowed_hosts, target.host())
 }
 
 #[cfg(test)]
@@ -75,14 +58,16 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const PUBLIC: &str = "https://app.example.com";
+    fn public() -> Origin {
+        Origin::parse("https://app.example.com").unwrap()
+    }
 
     fn allowed() -> Vec<String> {
         vec!["docs.example.com".into(), ".example.org".into()]
     }
 
     fn check(rd: &str) -> &str {
-        safe(rd, PUBLIC, &allowed())
+        safe(rd, &public(), &allowed())
     }
 
     #[test]
@@ -153,5 +138,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn allowed_hosts_match_exactly_or_as_subdomains() {
+        let allowed = vec!["a.example.com".to_string(), ".example.org".to_string()];
+        assert!(host_allowed(&allowed, "A.example.com"));
+        assert!(host_allowed(&allowed, "x.example.org"));
+        assert!(!host_allowed(&allowed, "example.org"));
+        assert!(!host_allowed(&allowed, "evil-example.org"));
+        assert!(!host_allowed(&allowed, "b.example.com"));
     }
 }

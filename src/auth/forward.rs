@@ -1,24 +1,19 @@
-//! Forward auth (CONTRACT §7): answering another proxy about a request it holds.
+//! Forward auth (docs/contract.md §7): answering another proxy about a request it holds.
 //! `/auth/verify` speaks nginx `auth_request` (401 + `Location` for browsers), `/auth/forward`
 //! speaks Traefik `ForwardAuth` and Caddy `forward_auth` (302/303 for browsers). The original
 //! request is read from `X-Forwarded-*` / `X-Original-*`, and only when the caller is trusted.
 
 use time::OffsetDateTime;
 
-use crate::auth::{authenticate_or_refresh, Credentials};
+use super::identity::{SESSION_ID, USER, USER_ID};
+use super::origin::Origin;
+use super::{authenticate_or_refresh, Credentials};
 use crate::error::Error;
+use crate::reply::Reply;
 use crate::request::{is_browser, RequestMeta};
-use crate::respond::Reply;
 use crate::routes;
 use crate::App;
 
-pub const USER_ID: &str = "x-auth-user-id";
-pub const USER: &str = "x-auth-user";
-pub const SESSION_ID: &str = "x-auth-session-id";
-/// Reserved for the groups and the signed assertion (CONTRACT §9, §11): stripped from every
-/// request already, so no client can set them before the gateway does.
-pub const GROUPS: &str = "x-auth-groups";
-pub const ASSERTION: &str = "x-auth-assertion";
 /// The refresh cookie of an in-line refresh, again, for proxies that see one `Set-Cookie` only.
 pub const SECOND_COOKIE: &str = "x-gatehouse-refresh-cookie";
 
@@ -61,13 +56,15 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
     }
     let from_url = meta.header("x-original-url").and_then(|url| {
         let (scheme, rest) = url.split_once("://")?;
+        // The path is kept as sent (a `#` in it is refused later, not cut off here).
         let slash = rest.find('/').unwrap_or(rest.len());
         let path = if slash < rest.len() {
             &rest[slash..]
         } else {
             "/"
         };
-        Some((format!("{scheme}://{}", &rest[..slash]), path.to_string()))
+        let origin = Origin::parse(&url[..scheme.len() + 3 + slash])?;
+        Some((origin.to_string(), path.to_string()))
     });
     let uri = meta
         .header("x-forwarded-uri")
@@ -78,8 +75,8 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
         meta.header("x-forwarded-proto"),
         meta.header("x-forwarded-host"),
     ) {
-        (Some(proto), Some(host)) if matches!(proto, "http" | "https") && is_host(host) => {
-            Some(format!("{proto}://{host}"))
+        (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
+            Origin::parse(&format!("{proto}://{host}")).map(|o| o.to_string())
         }
         _ => from_url.map(|(o, _)| o),
     };
@@ -95,19 +92,9 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
     })
 }
 
-fn is_host(h: &str) -> bool {
-    !h.is_empty()
-        && h.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
-}
-
 /// The sign-in URL for coming back to `rd`, on the gateway's public origin.
 pub fn login_url(app: &App, rd: &str) -> String {
-    format!(
-        "{}{}",
-        app.config.public_url,
-        crate::auth::browser::login_location(rd)
-    )
+    format!("{}{}", app.origin, super::redirect::login_location(rd))
 }
 
 fn identified(user_id: &str, user: &str, session_id: &str) -> Reply {
@@ -178,16 +165,6 @@ pub async fn check(
     }
 }
 
-/// Whether `host` is one of the allowed redirect hosts (exact, or `.example.com` for its
-/// subdomains).
-pub fn host_allowed(allowed: &[String], host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    allowed.iter().any(|a| match a.strip_prefix('.') {
-        Some(suffix) => host.len() > suffix.len() + 1 && host.ends_with(a.as_str()),
-        None => host == *a,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,15 +218,5 @@ mod tests {
     fn untrusted_callers_describe_nothing() {
         let m = meta(false, &[("x-forwarded-uri", "/public")]);
         assert_eq!(original(&m), None);
-    }
-
-    #[test]
-    fn allowed_hosts_match_exactly_or_as_subdomains() {
-        let allowed = vec!["a.example.com".to_string(), ".example.org".to_string()];
-        assert!(host_allowed(&allowed, "A.example.com"));
-        assert!(host_allowed(&allowed, "x.example.org"));
-        assert!(!host_allowed(&allowed, "example.org"));
-        assert!(!host_allowed(&allowed, "evil-example.org"));
-        assert!(!host_allowed(&allowed, "b.example.com"));
     }
 }

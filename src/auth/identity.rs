@@ -1,0 +1,107 @@
+//! Who a request is, once authenticated, and how the upstream hears it: the identity header
+//! names, their values, and the rule that strips every client spelling of them
+//! (docs/contract.md §6). The gateway sets these headers; nothing else may.
+
+use http::{HeaderName, HeaderValue};
+use uuid::Uuid;
+
+pub const USER_ID: &str = "x-auth-user-id";
+pub const USER: &str = "x-auth-user";
+pub const SESSION_ID: &str = "x-auth-session-id";
+/// Reserved for the groups and the signed assertion (docs/contract.md §9, §11): stripped from
+/// every request already, so no client can set them before the gateway does.
+pub const GROUPS: &str = "x-auth-groups";
+pub const ASSERTION: &str = "x-auth-assertion";
+
+pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static(USER_ID);
+pub const X_AUTH_USER: HeaderName = HeaderName::from_static(USER);
+pub const X_AUTH_SESSION_ID: HeaderName = HeaderName::from_static(SESSION_ID);
+
+/// Who a request is, once authenticated.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    /// The identity headers' values (user id, username, session id), ready to forward. Built
+    /// per request rather than shared with the cached session: a shared buffer's reference
+    /// count was one cache line every worker thread wrote on every request of that session.
+    pub header_values: [http::HeaderValue; 3],
+}
+
+impl Identity {
+    pub fn username(&self) -> &str {
+        std::str::from_utf8(self.header_values[1].as_bytes()).unwrap_or_default()
+    }
+}
+
+/// `X-Auth-User-Id`, `X-Auth-User` and `X-Auth-Session-Id`, in one allocation.
+pub fn header_values(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
+    let mut buf = bytes::BytesMut::with_capacity(72 + username.len());
+    let mut uuid = [0u8; 36];
+    buf.extend_from_slice(user_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+    // Usernames are letters, digits and `._-@`; non-ASCII letters travel as UTF-8 bytes,
+    // which header values allow.
+    buf.extend_from_slice(username.as_bytes());
+    buf.extend_from_slice(sid.hyphenated().encode_lower(&mut uuid).as_bytes());
+    let all = buf.freeze();
+    let name_end = 36 + username.len();
+    let part = |range: std::ops::Range<usize>| {
+        HeaderValue::from_maybe_shared(all.slice(range)).unwrap_or(HeaderValue::from_static(""))
+    };
+    [
+        part(0..36),
+        part(36..name_end),
+        part(name_end..name_end + 36),
+    ]
+}
+
+/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
+/// header name. Every other character a name may hold beside letters, digits and `-`
+/// (`!#$%&'*+^`|~`) is read as `-` too: CGI, WSGI and PHP turn each of them into `_`, so
+/// `X!Auth!User` is `HTTP_X_AUTH_USER` to them just as `X_Auth_User` is.
+pub fn is_identity_header(name: &str) -> bool {
+    const NAMES: [&str; 5] = [USER_ID, USER, SESSION_ID, GROUPS, ASSERTION];
+    NAMES.iter().any(|n| {
+        n.len() == name.len()
+            && n.bytes().zip(name.bytes()).all(|(a, b)| {
+                let b = match b.to_ascii_lowercase() {
+                    other if other.is_ascii_alphanumeric() => other,
+                    _ => b'-',
+                };
+                a == b
+            })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_are_recognised_in_every_spelling() {
+        for name in [
+            "X-Auth-User",
+            "x_auth_user",
+            "X.Auth.User-Id",
+            "x-auth-session_id",
+            "X_Auth.Groups",
+            "x-auth_assertion",
+            "X!Auth~User",
+            "x+auth*session|id",
+        ] {
+            assert!(is_identity_header(name), "{name}");
+        }
+        for name in ["x-auth-users", "x-auth", "x-forwarded-user"] {
+            assert!(!is_identity_header(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_three_values_are_cut_from_one_buffer() {
+        let (user, sid) = (Uuid::new_v4(), Uuid::new_v4());
+        let [u, name, s] = header_values(user, "Zoë", sid);
+        assert_eq!(u.as_bytes(), user.to_string().as_bytes());
+        assert_eq!(name.as_bytes(), "Zoë".as_bytes());
+        assert_eq!(s.as_bytes(), sid.to_string().as_bytes());
+    }
+}

@@ -1,0 +1,230 @@
+//! Origins: the scheme and authority of an absolute `http(s)` URL, parsed one way (on
+//! `http::Uri`) for every caller: the gateway's public origin (parsed once at start-up), the
+//! return URLs a sign-in may follow, the CSRF check's `Origin`/`Referer`, and forward auth's
+//! `X-Original-URL`.
+
+use crate::request::RequestMeta;
+use crate::App;
+
+/// `scheme://host[:port]`, lower-cased, without userinfo, path, query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    https: bool,
+    /// The host as written in a URL (`[::1]` keeps its brackets), lower-cased.
+    host: String,
+    port: Option<u16>,
+    text: String,
+}
+
+impl Origin {
+    /// The origin of an absolute `http://` or `https://` URL. `None` for anything else,
+    /// including userinfo (`https://a@b`), an empty host or a port that is not a number.
+    pub fn parse(url: &str) -> Option<Self> {
+        let uri: http::Uri = url.parse().ok()?;
+        let https = match uri.scheme_str()? {
+            s if s.eq_ignore_ascii_case("https") => true,
+            s if s.eq_ignore_ascii_case("http") => false,
+            _ => return None,
+        };
+        let authority = uri.authority()?;
+        // `http::Uri` accepts userinfo and percent-escapes in the authority; no origin has them.
+        if authority.as_str().contains(['@', '%']) {
+            return None;
+        }
+        let host = authority.host().to_ascii_lowercase();
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b))
+        {
+            return None;
+        }
+        // `http::Uri` takes any text after the host's colon; only a number is a port.
+        let port = match authority.as_str().get(authority.host().len()..)? {
+            "" => None,
+            rest => {
+                let digits = rest.strip_prefix(':')?;
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                Some(digits.parse::<u16>().ok()?)
+            }
+        };
+        let text = match port {
+            Some(p) => format!("{}://{host}:{p}", if https { "https" } else { "http" }),
+            None => format!("{}://{host}", if https { "https" } else { "http" }),
+        };
+        Some(Self {
+            https,
+            host,
+            port,
+            text,
+        })
+    }
+
+    /// The host without its port (IPv6 in brackets), lower-cased.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// `host[:port]` as a `Host` header would carry it.
+    pub fn authority(&self) -> &str {
+        self.text
+            .split_once("://")
+            .map_or(self.text.as_str(), |(_, a)| a)
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// `scheme://host[:port]`: what URLs on this origin start with.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The same host and port, as written (the scheme aside: a TLS-terminating proxy may stand
+    /// in front of the gateway, so `http://` and `https://` of one authority are one site).
+    pub fn same_authority(&self, other: &Origin) -> bool {
+        self.host == other.host && self.port == other.port
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// docs/contract.md §5: an unsafe request whose `Origin` (or, without one, `Referer`) names
+/// another site is refused. Same origin means the gateway's public origin, the request's own
+/// `Host`, or an allowed redirect host.
+pub fn same_origin(app: &App, meta: &RequestMeta) -> bool {
+    is_same_origin(meta, &app.origin, &app.config.allowed_redirect_hosts)
+}
+
+fn is_same_origin(meta: &RequestMeta, own: &Origin, allowed_hosts: &[String]) -> bool {
+    // Browsers say outright when a request comes from another site.
+    if meta
+        .header("sec-fetch-site")
+        .is_some_and(|s| s.eq_ignore_ascii_case("cross-site"))
+    {
+        return false;
+    }
+    let claimed = match (meta.header("origin"), meta.header("referer")) {
+        (Some(o), _) => o,
+        (None, Some(r)) => r,
+        (None, None) => return true,
+    };
+    let Some(claimed) = Origin::parse(claimed) else {
+        return false;
+    };
+    if claimed.same_authority(own) {
+        return true;
+    }
+    if meta
+        .header("host")
+        .is_some_and(|h| h.eq_ignore_ascii_case(claimed.authority()))
+    {
+        return true;
+    }
+    super::redirect::host_allowed(allowed_hosts, claimed.host())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(headers: &[(&'static str, &'static str)]) -> RequestMeta {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        RequestMeta {
+            method: http::Method::POST,
+            path: "/auth/logout".into(),
+            query: None,
+            headers: h,
+            peer: None,
+            peer_trusted: false,
+            client_ip: None,
+        }
+    }
+
+    fn own() -> Origin {
+        Origin::parse("https://auth.example.com").unwrap()
+    }
+
+    fn allowed() -> Vec<String> {
+        vec!["app.example.com".into(), ".example.org".into()]
+    }
+
+    #[test]
+    fn origins_are_parsed_one_way() {
+        let o = Origin::parse("HTTPS://Auth.Example.com:8443/x?y#z").unwrap();
+        assert_eq!(o.as_str(), "https://auth.example.com:8443");
+        assert_eq!(
+            (o.host(), o.authority()),
+            ("auth.example.com", "auth.example.com:8443")
+        );
+        assert!(o.is_https());
+        let v6 = Origin::parse("http://[::1]:8000").unwrap();
+        assert_eq!((v6.host(), v6.authority()), ("[::1]", "[::1]:8000"));
+        for bad in [
+            "",
+            "/relative",
+            "//host",
+            "ftp://host",
+            "https://",
+            "https://user@host",
+            "https://a%2eb",
+            "https://host:port",
+            "https://host:",
+            "https://host:99999",
+            "https://host:+80",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn authorities_compare_host_and_port_but_not_scheme() {
+        let a = Origin::parse("https://h").unwrap();
+        assert!(a.same_authority(&Origin::parse("http://H/x").unwrap()));
+        assert!(!a.same_authority(&Origin::parse("https://h:8443").unwrap()));
+        assert!(!a.same_authority(&Origin::parse("https://other").unwrap()));
+    }
+
+    #[test]
+    fn unsafe_requests_from_the_same_site_pass_and_others_do_not() {
+        let ok = |h: &[(&'static str, &'static str)]| is_same_origin(&meta(h), &own(), &allowed());
+        assert!(
+            ok(&[]),
+            "no Origin or Referer: not a browser's cross-site request"
+        );
+        assert!(ok(&[("origin", "https://auth.example.com")]));
+        assert!(ok(&[(
+            "referer",
+            "https://auth.example.com/auth/account?x=1"
+        )]));
+        assert!(ok(&[("origin", "http://gw:8000"), ("host", "gw:8000")]));
+        assert!(ok(&[("origin", "https://app.example.com")]));
+        assert!(ok(&[("origin", "https://a.example.org")]));
+        assert!(!ok(&[("origin", "https://evil.example")]));
+        assert!(!ok(&[("origin", "null")]));
+        assert!(!ok(&[("origin", "https://auth.example.com.evil.example")]));
+        assert!(!ok(&[(
+            "referer",
+            "https://auth.example.com@evil.example/"
+        )]));
+        assert!(
+            !ok(&[("origin", "https://example.org")]),
+            "the suffix is not the domain"
+        );
+        assert!(!ok(&[
+            ("origin", "https://auth.example.com"),
+            ("sec-fetch-site", "cross-site")
+        ]));
+    }
+}

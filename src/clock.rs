@@ -1,0 +1,29 @@
+//! Time as the gateway reads and writes it: `now()` at PostgreSQL's precision, and RFC 3339 for
+//! every time a response carries (docs/contract.md §5). Callers pass `now` down, so tests
+//! control it.
+
+use time::OffsetDateTime;
+
+/// Postgres keeps microseconds; so do we, so a time we return equals the one we list later.
+pub fn now() -> OffsetDateTime {
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_has_microsecond_precision_and_times_print_as_rfc3339() {
+        assert_eq!(now().nanosecond() % 1_000, 0);
+        let t = time::macros::datetime!(2026-11-30 17:33:46.123456 UTC);
+        assert_eq!(rfc3339(t), "2026-11-30T17:33:46.123456Z");
+    }
+}
