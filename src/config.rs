@@ -461,6 +461,12 @@ impl RawConfig {
             }
         };
         let (jwt_secret, jwt_secret_generated) = match v("jwt_secret").value {
+            Some(s) if example_jwt_secret() == Some(s.trim()) => {
+                return Err(v("jwt_secret").err(
+                    "is the placeholder from .env.example, which anyone can read; set a random \
+                     key of at least 32 bytes (openssl rand -base64 48)",
+                ));
+            }
             Some(s) if s.len() >= 32 => (Secret(s.as_bytes().to_vec()), false),
             Some(s) => {
                 return Err(
@@ -545,6 +551,16 @@ impl RawConfig {
             },
         })
     }
+}
+
+/// The `GATEHOUSE_JWT_SECRET` value `.env.example` ships. `cp .env.example .env` would sign
+/// tokens with a key published with the code; read from the file itself so the two never drift.
+fn example_jwt_secret() -> Option<&'static str> {
+    include_str!("../.env.example")
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("GATEHOUSE_JWT_SECRET="))
+        .map(|value| value.trim().trim_matches(['"', '\'']))
+        .filter(|value| !value.is_empty())
 }
 
 /// Reads the process environment once.
@@ -909,6 +925,33 @@ mod tests {
         assert!(e.key.contains("GATEHOUSE_BCRYPT_COST"), "{e}");
         let e = validate(&[("GATEHOUSE_PUBLIC_PATHS", "public")]).unwrap_err();
         assert!(e.key.contains("GATEHOUSE_PUBLIC_PATHS"), "{e}");
+    }
+
+    #[test]
+    fn the_published_placeholder_key_is_refused() {
+        let placeholder = example_jwt_secret().expect(".env.example sets GATEHOUSE_JWT_SECRET");
+        assert!(
+            placeholder.len() >= 32,
+            "refused for what it is, not its length"
+        );
+        for value in [placeholder.to_string(), format!(" {placeholder} ")] {
+            let e = validate(&[("GATEHOUSE_JWT_SECRET", &value)]).unwrap_err();
+            assert!(e.key.contains("GATEHOUSE_JWT_SECRET"), "{e}");
+            assert!(e.message.contains(".env.example"), "{e}");
+            assert_eq!(e.to_string().lines().count(), 1);
+        }
+        // What .env.example would give, read the way gatehouse reads .env.
+        let dir = std::env::temp_dir().join(format!("gh-example-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dotenv = dir.join(".env");
+        std::fs::write(&dotenv, include_str!("../.env.example")).unwrap();
+        let raw = RawConfig::load(None, Some(&dotenv), &HashMap::new()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let e = raw.validate().unwrap_err();
+        assert!(e.key.contains("GATEHOUSE_JWT_SECRET"), "{e}");
+        // Anything else of the length is a key.
+        let c = validate(&[("GATEHOUSE_JWT_SECRET", &placeholder.replace('m', "n"))]).unwrap();
+        assert!(!c.jwt_secret_generated);
     }
 
     #[test]

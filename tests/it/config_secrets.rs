@@ -1,4 +1,5 @@
-//! Configuration secrets: masked in whatever the process prints, however they are spelled.
+//! Configuration secrets: masked in whatever the process prints, however they are spelled, and
+//! refused when they are the ones published with the code.
 
 use std::process::Command;
 
@@ -6,8 +7,20 @@ use crate::helpers::*;
 
 /// Runs gatehouse in an empty directory with nothing but `env`: exit status, stdout, stderr.
 fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    run_with_dotenv(None, env, args)
+}
+
+/// [`run`] in a directory holding `dotenv` as `.env`.
+fn run_with_dotenv(
+    dotenv: Option<&str>,
+    env: &[(&str, &str)],
+    args: &[&str],
+) -> (i32, String, String) {
     let dir = std::env::temp_dir().join(format!("gh-sec-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    if let Some(text) = dotenv {
+        std::fs::write(dir.join(".env"), text).unwrap();
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
         .current_dir(&dir)
         .env_clear()
@@ -77,6 +90,35 @@ fn no_spelling_of_a_database_password_is_printed() {
                 error.starts_with("gatehouse: ") && error.contains("***"),
                 "{error}"
             );
+        }
+    }
+}
+
+#[test]
+fn the_published_placeholder_key_stops_start_up_in_one_line() {
+    let example = include_str!("../../.env.example");
+    let placeholder = example
+        .lines()
+        .find_map(|l| l.strip_prefix("GATEHOUSE_JWT_SECRET="))
+        .expect(".env.example has a GATEHOUSE_JWT_SECRET line");
+    let pg = format!("postgres://postgres@{}/gatehouse", pg_host());
+    // Set in the environment, or by the quick start's `cp .env.example .env`.
+    for (dotenv, env) in [
+        (
+            None,
+            vec![("GATEHOUSE_JWT_SECRET", placeholder), ("DATABASE_URL", &pg)],
+        ),
+        (Some(example), vec![("DATABASE_URL", pg.as_str())]),
+    ] {
+        for args in [&["serve"][..], &["config", "check"], &["migrate"]] {
+            let (code, stdout, stderr) = run_with_dotenv(dotenv, &env, args);
+            assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+            assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
+            assert!(
+                stderr.contains("GATEHOUSE_JWT_SECRET") && stderr.contains(".env.example"),
+                "{stderr}"
+            );
+            assert!(stdout.is_empty(), "{stdout}");
         }
     }
 }
