@@ -6,8 +6,11 @@
 //! writes the outcome.
 
 pub mod admin;
+mod body;
+mod deadline;
 pub mod header_timeout;
 pub mod proxy;
+mod request_id;
 pub mod respond;
 pub mod services;
 pub mod shutdown;

@@ -1,6 +1,28 @@
-//! The public listener's `ProxyHttp`: check the path, classify the route, then either answer an
-//! `/auth` route or authenticate and forward upstream with identity headers. Read top to bottom,
-//! this is where every request goes.
+//! The public listener's `ProxyHttp`. Read top to bottom, this is where every request goes;
+//! each phase copies what it needs out of Pingora's session, asks the domain, and either writes
+//! the gateway's own answer (`respond.rs`) or lets Pingora forward.
+//!
+//! ```text
+//! request_filter
+//!   ├─ framing: CL+TE, two CLs, TE ≠ chunked, h2c ───────────────────► 400, connection closed
+//!   ├─ target: dot segments in any reading, %2F %5C %00 \ (routes.rs) ► 400 bad_path
+//!   ├─ classify (routes.rs)
+//!   │    └─ /auth/* ─ body (body.rs, bounded) ─ auth::handlers ───────► the handler's reply
+//!   ├─ Connection naming a header the gateway sets: option dropped (request.rs)
+//!   └─ admit
+//!        ├─ public prefix ─────────────────────────────────────────► forward, anonymous
+//!        └─ access cookie or bearer → token memory → session cache → database (deadline.rs)
+//!             ├─ active (or refreshed in line) ──────────────────► forward with identity
+//!             ├─ browser GET/HEAD without a session ──────────────► 302 /auth/login?rd=
+//!             └─ otherwise ───────────────────────────────────────► 401 / 503
+//! request_body_filter   a proxied body keeps 1 KiB/s after 5 s, else 408 (request.rs)
+//! upstream_peer         the prebuilt peer, cloned
+//! upstream_request_filter  strip client identity headers, the gateway's cookies and tokens;
+//!                       set X-Auth-*, X-Forwarded-*, X-Request-Id (upstream.rs)
+//! response_filter       X-Request-Id, cookies of an in-line refresh (upstream.rs)
+//! fail_to_proxy         refused/reset 502, timeout 504, client errors 4xx or nothing
+//! logging               metrics and one access line, no secrets
+//! ```
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,12 +32,12 @@ use pingora::http::RequestHeader;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error as PError, ErrorType};
-use uuid::Uuid;
 
+use super::body::read_body;
+use super::deadline::{stalled, within, AUTH_DEADLINE, ROUTE_DEADLINE};
+use super::request_id::request_id;
 use super::respond;
-use crate::auth::input::MAX_BODY;
-use crate::auth::{self, Credentials, Identity};
-use crate::auth::{handlers, Request};
+use crate::auth::{self, handlers, Credentials, Identity, Request};
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::request::{self, RequestMeta};
@@ -24,11 +46,20 @@ use crate::{App, InFlight};
 
 pub struct Gateway {
     app: Arc<App>,
+    /// Built once: every request clones it rather than building one.
+    peer: HttpPeer,
 }
 
 impl Gateway {
     pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+        let up = &app.config.upstream;
+        let mut peer = HttpPeer::new(app.upstream_addr, up.tls, up.host.clone());
+        let timeout = app.config.upstream_timeout;
+        peer.options.connection_timeout = Some(timeout.min(Duration::from_secs(10)));
+        peer.options.read_timeout = Some(timeout);
+        peer.options.write_timeout = Some(timeout);
+        peer.options.idle_timeout = Some(Duration::from_secs(60));
+        Self { app, peer }
     }
 }
 
@@ -148,14 +179,7 @@ impl ProxyHttp for Gateway {
         _session: &mut Session,
         _ctx: &mut Ctx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        let up = &self.app.config.upstream;
-        let mut peer = HttpPeer::new(self.app.upstream_addr, up.tls, up.host.clone());
-        let timeout = self.app.config.upstream_timeout;
-        peer.options.connection_timeout = Some(timeout.min(Duration::from_secs(10)));
-        peer.options.read_timeout = Some(timeout);
-        peer.options.write_timeout = Some(timeout);
-        peer.options.idle_timeout = Some(Duration::from_secs(60));
-        Ok(Box::new(peer))
+        Ok(Box::new(self.peer.clone()))
     }
 
     async fn upstream_request_filter(
@@ -261,8 +285,9 @@ impl ProxyHttp for Gateway {
             route = ctx.route.class(),
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
-            user_id = ctx.identity.as_ref().map(|i| i.user_id.to_string()),
-            session_id = ctx.identity.as_ref().map(|i| i.session_id.to_string()),
+            // Formatted by the subscriber, only when the line is written: no String per request.
+            user_id = ctx.identity.as_ref().map(|i| tracing::field::display(i.user_id)),
+            session_id = ctx.identity.as_ref().map(|i| tracing::field::display(i.session_id)),
             request_id = ctx.rid(),
         );
     }
@@ -349,150 +374,5 @@ impl Gateway {
     }
 }
 
-/// A database that accepts connections but stops answering must not hold requests forever:
-/// the session check of a proxied request gives up after this long (503, never forwarded).
-const AUTH_DEADLINE: Duration = Duration::from_secs(5);
-/// The same for the gateway's own routes, which may also wait for bcrypt.
-const ROUTE_DEADLINE: Duration = Duration::from_secs(10);
-
-/// `fut`'s output, or `None` if it takes longer than `limit`. Most calls on the request path
-/// finish at the first poll (a cache hit); those never read the clock or touch the timer wheel.
-///
-/// The caller pins `fut` where it lives, so the future is stored once, in the caller's state,
-/// and not copied into this one as well.
-async fn within<F: std::future::Future + ?Sized>(
-    limit: Duration,
-    mut fut: std::pin::Pin<&mut F>,
-) -> Option<F::Output> {
-    let first = std::future::poll_fn(|cx| match fut.as_mut().poll(cx) {
-        std::task::Poll::Ready(out) => std::task::Poll::Ready(Some(out)),
-        std::task::Poll::Pending => std::task::Poll::Ready(None),
-    })
-    .await;
-    match first {
-        Some(out) => Some(out),
-        None => tokio::time::timeout(limit, fut).await.ok(),
-    }
-}
-
-fn stalled() -> Error {
-    Error::Store(crate::store::StoreError::Unavailable(
-        "timed out waiting for the database".into(),
-    ))
-}
-
 /// How long an idle client connection is kept open between requests.
 const KEEPALIVE_SECS: u64 = 60;
-/// An `/auth` body, whole, by `deadline` (GATEHOUSE_HEADER_TIMEOUT after its head): the
-/// gateway's own routes take small bodies, and a slow client may not pin a connection and a
-/// handler for long, however it paces its bytes.
-async fn read_body(session: &mut Session, deadline: Instant) -> Result<Vec<u8>, Error> {
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    session.set_read_timeout(Some(remaining));
-    match tokio::time::timeout_at(deadline.into(), read_all(session)).await {
-        Ok(body) => body,
-        Err(_) => Err(Error::RequestTimeout),
-    }
-}
-
-async fn read_all(session: &mut Session) -> Result<Vec<u8>, Error> {
-    let declared = session
-        .req_header()
-        .headers
-        .get("content-length")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
-        return Err(Error::PayloadTooLarge);
-    }
-    let mut body = Vec::new();
-    loop {
-        match session.read_request_body().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY {
-                    return Err(Error::PayloadTooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => return Ok(body),
-            Err(e) if *e.etype() == ErrorType::ReadTimedout => return Err(Error::RequestTimeout),
-            Err(_) => {
-                return Err(Error::Malformed(
-                    "The request body could not be read.".into(),
-                ))
-            }
-        }
-    }
-}
-
-/// A client-sent request id is kept when it is short and plain; otherwise a new one is made.
-fn request_id(sent: Option<&http::HeaderValue>) -> http::HeaderValue {
-    let plain = |v: &&http::HeaderValue| {
-        !v.is_empty()
-            && v.len() <= 128
-            && v.as_bytes()
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-    };
-    sent.filter(plain).cloned().unwrap_or_else(fast_id)
-}
-
-/// A random UUID-shaped request id. Not a secret, so a per-thread xorshift seeded once from the
-/// OS stands in for a system call per request.
-fn fast_id() -> http::HeaderValue {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u128> = Cell::new(Uuid::new_v4().as_u128() | 1);
-    }
-    let n = STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 35;
-        x ^= x >> 59;
-        x ^= x << 43;
-        s.set(x);
-        x
-    });
-    let mut buf = [0u8; 36];
-    let id = Uuid::from_u128(n)
-        .hyphenated()
-        .encode_lower(&mut buf)
-        .as_bytes();
-    http::HeaderValue::from_bytes(id).unwrap_or(http::HeaderValue::from_static("-"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn within_answers_at_once_or_gives_up_at_the_limit() {
-        assert_eq!(
-            within(Duration::from_secs(5), std::pin::pin!(async { 7 })).await,
-            Some(7)
-        );
-        let slow = async {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-            8
-        };
-        assert_eq!(
-            within(Duration::from_secs(5), std::pin::pin!(slow)).await,
-            Some(8)
-        );
-        let stuck = std::future::pending::<u8>();
-        let started = tokio::time::Instant::now();
-        assert_eq!(
-            within(Duration::from_secs(5), std::pin::pin!(stuck)).await,
-            None
-        );
-        assert_eq!(started.elapsed(), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn request_ids_are_kept_only_when_plain() {
-        let ok = http::HeaderValue::from_static("abc-123");
-        assert_eq!(request_id(Some(&ok)), "abc-123");
-        assert_eq!(request_id(None).len(), 36);
-        let bad = http::HeaderValue::from_static("abc 123<script>");
-        assert_ne!(request_id(Some(&bad)), "abc 123<script>");
-    }
-}
