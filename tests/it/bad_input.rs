@@ -1,6 +1,6 @@
 //! Hostile and broken input: always a 4xx JSON error, never a 500, and nothing changes.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 async fn user_and_session_counts(gw: &Gateway) -> (i64, i64) {
     let db = gw.db().await;

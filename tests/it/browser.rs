@@ -1,6 +1,6 @@
 //! The browser experience: redirects to sign-in, the pages, form posts, and in-line refresh.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 

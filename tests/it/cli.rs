@@ -1,6 +1,6 @@
 //! The command line against the same database and revocation path as a running gateway.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn users_are_added_listed_and_given_a_new_password_from_stdin() {

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 /// Runs gatehouse in an empty directory with nothing but `env`: exit status, stdout, stderr.
 fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {

@@ -4,7 +4,7 @@ use base64::Engine;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 
-use crate::helpers::*;
+use crate::harness::*;
 
 fn b64(v: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())

@@ -1,7 +1,7 @@
 //! `/auth/verify` (nginx) and `/auth/forward` (Traefik, Caddy), called the way those proxies
 //! call them.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 const HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
 

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 /// Two gateways on one database, both caching sessions for 60 s.
 async fn pair() -> (Gateway, Gateway) {

@@ -1,6 +1,6 @@
 //! Logs: no level, no format shows a token, a cookie value or a password.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 const APP_COOKIE: &str = "app-session-plain-value-4711";
 const BASIC: &str = "dXBzdHJlYW0tdXNlcjp1cHN0cmVhbS1zZWNyZXQ=";

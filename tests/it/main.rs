@@ -9,7 +9,7 @@ mod cli;
 mod config_secrets;
 mod forged_tokens;
 mod forward_auth;
-mod helpers;
+mod harness;
 mod instances;
 mod logs;
 mod openapi_contract;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn the_document_is_served() {

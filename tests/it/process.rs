@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 fn run(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let dir = std::env::temp_dir().join(format!("gh-cfg-{}", uuid::Uuid::new_v4().simple()));

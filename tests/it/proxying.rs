@@ -1,7 +1,7 @@
 //! The proxy path: what reaches the upstream, public prefixes, upstream and database failures,
 //! and the first forward-auth endpoint.
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn identity_headers_from_clients_never_reach_the_upstream() {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 /// A cost at which one hash takes tens of milliseconds here, as cost 12 does on a server.
 const REAL_COST: &str = "10";

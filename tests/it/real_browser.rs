@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn chromium_signs_in_lands_on_the_page_and_is_signed_out_from_another_browser() {

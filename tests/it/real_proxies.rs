@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 const HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8";
 

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 async fn refresh(gw: &Gateway, refresh_token: &str) -> Resp {
     send(

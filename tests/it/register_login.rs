@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn register_creates_a_user_and_answers_201_without_caching() {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 async fn login_from(gw: &Gateway, ip: &str, user: &str, password: &str) -> Resp {
     send(

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::*;
+use crate::harness::*;
 
 #[tokio::test]
 async fn sessions_are_listed_newest_first_with_ip_agent_and_current() {

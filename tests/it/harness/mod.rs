@@ -1,0 +1,36 @@
+//! The test harness: each test gets its own database, its own echo upstream and its own
+//! gatehouse process on free loopback ports, driven over real HTTP.
+//!
+//! The layers, from the bottom up: [`relay`] stands between the gateway and PostgreSQL,
+//! [`gateway`] owns the process, [`cli`] runs its subcommands, [`client`] speaks HTTP to it,
+//! [`inspect`] reads its database and metrics, and [`tokens`] forges what it should refuse.
+
+mod cli;
+mod client;
+mod gateway;
+mod inspect;
+mod relay;
+mod tokens;
+
+pub use client::*;
+pub use gateway::*;
+pub use relay::*;
+pub use tokens::*;
+
+pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Where the tests find PostgreSQL: `TEST_DATABASE_HOST` (host:port), default the local one.
+pub fn pg_host() -> String {
+    std::env::var("TEST_DATABASE_HOST").unwrap_or_else(|_| "127.0.0.1:5432".to_string())
+}
+
+/// A port nobody holds right now; another process may take it before we bind, which
+/// [`Gateway::start_with`] notices and retries.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
