@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod metrics;
+pub mod origin;
 pub mod pages;
 pub mod reply;
 pub mod request;
@@ -30,7 +31,6 @@ use pingora::services::background::background_service;
 use pingora::services::listening::Service;
 
 use auth::cookies::CookieNames;
-use auth::origin::Origin;
 use auth::password::Hasher;
 use auth::tokens::Keys;
 use config::{Config, ConfigError};
@@ -42,8 +42,6 @@ use store::Db;
 /// Everything a request handler may use, built once.
 pub struct App {
     pub config: Config,
-    /// The gateway's public origin, parsed once: redirects, CSRF and forward auth use it.
-    pub origin: Origin,
     pub keys: Keys,
     pub verified: auth::VerifiedTokens,
     pub inline_refresh: auth::pair::InlineRefresh,
@@ -143,14 +141,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     );
     let hasher = Hasher::new(config.bcrypt_cost, bcrypt_concurrency())
         .map_err(|e| StartError::Other(e.to_string()))?;
-    let origin = Origin::parse(&config.public_url).ok_or_else(|| {
-        StartError::Other(format!(
-            "GATEHOUSE_PUBLIC_URL: not an http(s) origin: {}",
-            config.public_url
-        ))
-    })?;
     let app = Arc::new(App {
-        origin,
         keys: Keys::new(&config.jwt_secret.0),
         verified: auth::VerifiedTokens::new(),
         inline_refresh: auth::pair::InlineRefresh::new(config.refresh_reuse_grace),

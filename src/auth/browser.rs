@@ -45,7 +45,7 @@ fn go_to(status: u16, location: &str) -> Reply {
 fn safe_rd<'a>(app: &App, rd: Option<&'a str>) -> &'a str {
     redirect::safe(
         rd.unwrap_or("/"),
-        &app.origin,
+        &app.config.public_url,
         &app.config.allowed_redirect_hosts,
     )
 }
@@ -165,4 +165,294 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         Some(p) => reply.cookies(p.cookies(app)),
         None => reply,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderMap;
+    use time::OffsetDateTime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::auth::pair::tests::app;
+    use crate::error::CHALLENGE;
+    use crate::reply::Body;
+    use crate::request::RequestMeta;
+
+    const COOKIE: &str = "access_token=t; HttpOnly; Path=/; SameSite=Lax; Max-Age=900";
+    const CLEARED: &str = "access_token=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0";
+
+    fn meta(content_type: Option<&str>) -> RequestMeta {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = content_type {
+            headers.insert("content-type", c.parse().unwrap());
+        }
+        RequestMeta {
+            method: http::Method::POST,
+            path: "/auth/login".into(),
+            query: None,
+            headers,
+            peer: None,
+            peer_trusted: false,
+            client_ip: None,
+        }
+    }
+
+    /// What `route` answers to a form post of `body` when the JSON route produced `outcome`.
+    fn post(
+        app: &App,
+        route: Route,
+        body: &str,
+        outcome: Result<Reply, Error>,
+    ) -> Result<Reply, Error> {
+        let meta = meta(Some("application/x-www-form-urlencoded"));
+        let req = Request {
+            meta: &meta,
+            body: body.as_bytes(),
+            now: OffsetDateTime::UNIX_EPOCH,
+        };
+        after_form(app, &route, &req, outcome)
+    }
+
+    fn signed_in() -> Reply {
+        Reply::json(200, &serde_json::json!({ "user": "alice" })).cookies([COOKIE.to_string()])
+    }
+
+    fn urlencode(s: &str) -> String {
+        form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
+
+    fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn html(reply: &Reply) -> &str {
+        match &reply.body {
+            Body::Html(h) => h,
+            other => panic!("an HTML page, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_a_urlencoded_body_counts_as_a_form_post() {
+        for (content_type, form) in [
+            (Some("application/x-www-form-urlencoded"), true),
+            (
+                Some("Application/X-WWW-Form-Urlencoded; charset=UTF-8"),
+                true,
+            ),
+            (Some("application/json"), false),
+            (Some("multipart/form-data; boundary=x"), false),
+            (Some("application/x-www-form-urlencoded-not"), false),
+            (None, false),
+        ] {
+            let meta = meta(content_type);
+            let req = Request {
+                meta: &meta,
+                body: b"",
+                now: OffsetDateTime::UNIX_EPOCH,
+            };
+            assert_eq!(is_form(&req), form, "{content_type:?}");
+        }
+    }
+
+    #[test]
+    fn a_signed_in_form_post_is_a_303_to_rd_with_the_cookies_and_no_body() {
+        let app = app(&[]);
+        let reply = post(&app, Route::Login, "rd=%2Fdocs%3Fpage%3D2", Ok(signed_in())).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(header(&reply, "location"), Some("/docs?page=2"));
+        assert_eq!(header(&reply, "set-cookie"), Some(COOKIE));
+        assert!(matches!(reply.body, Body::Empty));
+    }
+
+    #[test]
+    fn a_sign_in_without_rd_goes_to_the_root() {
+        let app = app(&[]);
+        let reply = post(&app, Route::Login, "username=alice", Ok(signed_in())).unwrap();
+        assert_eq!(header(&reply, "location"), Some("/"));
+    }
+
+    #[test]
+    fn a_hostile_rd_becomes_the_root() {
+        let app = app(&[]);
+        for rd in [
+            "https%3A%2F%2Fevil.example",
+            "%2F%2Fevil.example",
+            "%2F%5Cevil.example",
+            "javascript%3Aalert(1)",
+        ] {
+            let body = format!("rd={rd}");
+            let reply = post(&app, Route::Login, &body, Ok(signed_in())).unwrap();
+            assert_eq!(header(&reply, "location"), Some("/"), "{rd}");
+        }
+    }
+
+    #[test]
+    fn an_rd_on_the_gateways_own_host_or_an_allowed_host_is_kept() {
+        let app = app(&[("GATEHOUSE_ALLOWED_REDIRECT_HOSTS", "docs.example.org")]);
+        for rd in [
+            "https://gate.example.com/account",
+            "https://docs.example.org/guide",
+        ] {
+            let body = format!("rd={}", urlencode(rd));
+            let reply = post(&app, Route::Login, &body, Ok(signed_in())).unwrap();
+            assert_eq!(header(&reply, "location"), Some(rd));
+        }
+    }
+
+    #[test]
+    fn wrong_credentials_re_render_the_sign_in_page_with_the_message_and_challenge() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::Login,
+            "username=alice&password=nope&rd=%2Fdocs",
+            Err(Error::InvalidCredentials),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 401);
+        assert_eq!(header(&reply, "www-authenticate"), Some(CHALLENGE));
+        let page = html(&reply);
+        assert!(
+            page.contains("The username or password is incorrect."),
+            "{page}"
+        );
+        assert!(page.contains("action=\"/auth/login\""), "{page}");
+        assert!(page.contains("name=\"rd\" value=\"/docs\""), "{page}");
+        assert!(page.contains("value=\"alice\""), "{page}");
+    }
+
+    #[test]
+    fn a_rate_limited_sign_in_page_says_when_to_retry() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::Login,
+            "username=alice",
+            Err(Error::RateLimited {
+                retry_after_secs: 30,
+            }),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 429);
+        assert_eq!(header(&reply, "retry-after"), Some("30"));
+        assert!(html(&reply).contains("Too many failed attempts"));
+    }
+
+    #[test]
+    fn the_re_rendered_page_never_echoes_a_hostile_rd() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::Login,
+            "rd=https%3A%2F%2Fevil.example%2F",
+            Err(Error::InvalidCredentials),
+        )
+        .unwrap();
+        let page = html(&reply);
+        assert!(page.contains("name=\"rd\" value=\"/\""), "{page}");
+        assert!(!page.contains("evil.example"), "{page}");
+    }
+
+    #[test]
+    fn a_server_error_on_sign_in_is_passed_on_not_rendered_as_the_form() {
+        let app = app(&[]);
+        let outcome = post(
+            &app,
+            Route::Login,
+            "username=alice",
+            Err(Error::Internal("boom".into())),
+        );
+        assert!(matches!(outcome, Err(Error::Internal(_))));
+    }
+
+    #[test]
+    fn a_registration_goes_to_sign_in_with_rd_and_a_note() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::Register,
+            "username=bob&rd=%2Fdocs",
+            Ok(Reply::empty(201)),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fdocs&registered=1")
+        );
+    }
+
+    #[test]
+    fn a_refused_registration_re_renders_the_registration_form() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::Register,
+            "username=bob",
+            Err(Error::UsernameTaken),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 409);
+        let page = html(&reply);
+        assert!(page.contains("That username is already taken."), "{page}");
+        assert!(page.contains("action=\"/auth/register\""), "{page}");
+        assert!(page.contains("value=\"bob\""), "{page}");
+    }
+
+    #[test]
+    fn signing_out_goes_to_the_sign_in_page_clearing_the_cookies() {
+        let app = app(&[]);
+        let out = Reply::empty(204).cookies([CLEARED.to_string()]);
+        let reply = post(&app, Route::Logout, "", Ok(out)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(header(&reply, "location"), Some("/auth/login"));
+        assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
+    }
+
+    #[test]
+    fn revoking_another_session_returns_to_the_account_page() {
+        let app = app(&[]);
+        for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
+            let reply = post(&app, route, "", Ok(Reply::empty(204))).unwrap();
+            assert_eq!(reply.status, 303);
+            assert_eq!(header(&reply, "location"), Some("/auth/account"));
+        }
+    }
+
+    #[test]
+    fn revoking_the_current_session_returns_to_sign_in() {
+        let app = app(&[]);
+        for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
+            let out = Reply::empty(204).cookies([CLEARED.to_string()]);
+            let reply = post(&app, route, "", Ok(out)).unwrap();
+            assert_eq!(header(&reply, "location"), Some("/auth/login"));
+            assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
+        }
+    }
+
+    #[test]
+    fn a_signed_out_form_post_is_sent_to_sign_in_and_back_to_the_account() {
+        let app = app(&[]);
+        let reply = post(&app, Route::SessionsAbort, "", Err(Error::Unauthorized)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fauth%2Faccount")
+        );
+    }
+
+    #[test]
+    fn other_outcomes_pass_through_unchanged() {
+        let app = app(&[]);
+        let reply = post(&app, Route::Password, "", Ok(Reply::empty(204))).unwrap();
+        assert_eq!((reply.status, reply.headers.len()), (204, 0));
+        let outcome = post(&app, Route::Password, "", Err(Error::Csrf));
+        assert!(matches!(outcome, Err(Error::Csrf)));
+    }
 }

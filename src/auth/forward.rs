@@ -6,9 +6,9 @@
 use time::OffsetDateTime;
 
 use super::identity::{SESSION_ID, USER, USER_ID};
-use super::origin::Origin;
 use super::{authenticate_or_refresh, Credentials};
 use crate::error::Error;
+use crate::origin::Origin;
 use crate::reply::Reply;
 use crate::request::{is_browser, RequestMeta};
 use crate::routes;
@@ -94,7 +94,11 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
 
 /// The sign-in URL for coming back to `rd`, on the gateway's public origin.
 pub fn login_url(app: &App, rd: &str) -> String {
-    format!("{}{}", app.origin, super::redirect::login_location(rd))
+    format!(
+        "{}{}",
+        app.config.public_url,
+        super::redirect::login_location(rd)
+    )
 }
 
 fn identified(user_id: &str, user: &str, session_id: &str) -> Reply {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::tokens::Kind;
-use super::{browser, forward, input, origin, Request};
+use super::{browser, csrf, forward, input, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
@@ -20,7 +20,7 @@ use crate::App;
 
 pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, Error> {
     if matches!(req.meta.method, http::Method::POST | http::Method::DELETE)
-        && !origin::same_origin(app, req.meta)
+        && !csrf::same_origin(app, req.meta)
     {
         return Err(Error::Csrf);
     }

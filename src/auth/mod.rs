@@ -6,12 +6,12 @@
 pub mod bearer;
 pub mod browser;
 pub mod cookies;
+pub mod csrf;
 pub mod forward;
 pub mod handlers;
 pub mod identity;
 pub mod input;
 pub mod limits;
-pub mod origin;
 pub mod pair;
 pub mod password;
 pub mod redirect;

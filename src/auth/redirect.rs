@@ -2,7 +2,7 @@
 //! one function (docs/contract.md §7, last paragraph). Anything it does not positively recognise
 //! becomes `/`.
 
-use super::origin::Origin;
+use crate::origin::Origin;
 
 /// The sign-in page's path with `rd` to come back to: the one place that spells it.
 pub fn login_location(rd: &str) -> String {

@@ -1,0 +1,136 @@
+//! Configuration: TOML file, then `.env`, then the real environment (the last one wins), folded
+//! into one validated [`Config`]. Nothing else in the crate reads settings.
+//!
+//! Every setting is listed once in [`SETTINGS`] (`settings.rs`): its environment variable, its TOML key and its
+//! default. Parsing a value that was given but is wrong is an error naming the key; it never
+//! falls back to the default.
+
+mod layers;
+mod settings;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::origin::Origin;
+
+pub use layers::RawConfig;
+pub use settings::{Setting, SETTINGS};
+pub use validate::{parse_duration, parse_rate, parse_upstream, resolve_upstream};
+
+/// A configuration problem: which setting, and what is wrong with it. Printed as one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub(crate) fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "configuration error: {}: {}", self.key, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A secret that never prints.
+#[derive(Clone)]
+pub struct Secret(pub Vec<u8>);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where proxied requests go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+}
+
+impl Upstream {
+    /// `host:port` for resolution and for logs.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A login rate: `count` failures per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub period: Duration,
+}
+
+/// The validated configuration: the only configuration type the rest of the code uses.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub upstream: Upstream,
+    pub upstream_timeout: Duration,
+    pub header_timeout: Duration,
+    pub public_paths: Vec<String>,
+    /// The gateway's external origin, parsed once: redirects, CSRF and forward auth use it.
+    pub public_url: Origin,
+    pub allowed_redirect_hosts: Vec<String>,
+    pub jwt_secret: Secret,
+    pub jwt_secret_generated: bool,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub session_ttl: Duration,
+    pub refresh_reuse_grace: Duration,
+    pub cookie_secure: bool,
+    pub cookie_domain: Option<String>,
+    pub registration_open: bool,
+    pub bcrypt_cost: u32,
+    pub cache_ttl: Duration,
+    pub trusted_proxies: Vec<IpNet>,
+    pub login_rate: Rate,
+    pub threads: usize,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    /// Every setting's effective value, as `(env, value)`, with secrets masked: what
+    /// `config check` prints and start-up logs. Derived from the table, so it cannot miss one.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        SETTINGS.iter().map(|s| (s.env, (s.show)(self))).collect()
+    }
+}
+
+pub fn process_env() -> HashMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}

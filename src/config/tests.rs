@@ -1,0 +1,230 @@
+//! Tests of configuration as a whole: parsing, layering, validation, and the table checked
+//! against the README and the example file.
+
+use super::validate::example_jwt_secret;
+use super::*;
+
+fn validate(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let env = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut raw = RawConfig::default();
+    raw.apply_env(&env, "environment");
+    raw.validate()
+}
+
+#[test]
+fn durations_accept_seconds_and_units() {
+    assert_eq!(parse_duration("900"), Some(Duration::from_secs(900)));
+    assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+    assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
+    assert_eq!(parse_duration("7d"), Some(Duration::from_secs(604_800)));
+    for bad in ["", "m", "15x", "-1", "1.5h", "15 m", "99999999999999999999"] {
+        assert_eq!(parse_duration(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn rates_parse() {
+    assert_eq!(
+        parse_rate("10/min"),
+        Some(Rate {
+            count: 10,
+            period: Duration::from_secs(60)
+        })
+    );
+    assert_eq!(parse_rate("0/min"), None);
+    assert_eq!(parse_rate("ten/min"), None);
+}
+
+#[test]
+fn upstreams_parse() {
+    assert_eq!(
+        parse_upstream("127.0.0.1:8080"),
+        Ok(Upstream {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            tls: false
+        })
+    );
+    assert_eq!(
+        parse_upstream("https://api.example.com"),
+        Ok(Upstream {
+            host: "api.example.com".into(),
+            port: 443,
+            tls: true
+        })
+    );
+    assert!(parse_upstream("ftp://x:1").is_err());
+    assert!(parse_upstream("http://x:1/path").is_err());
+    assert!(parse_upstream("x:notaport").is_err());
+}
+
+#[test]
+fn defaults_validate() {
+    let c = validate(&[]).expect("defaults are valid");
+    assert!(c.jwt_secret_generated);
+    assert_eq!(c.access_ttl, Duration::from_secs(900));
+    assert!(c.cookie_secure);
+    assert_eq!(c.public_url.as_str(), "http://localhost:8000");
+}
+
+#[test]
+fn a_wrong_value_names_its_key() {
+    let e = validate(&[("GATEHOUSE_ACCESS_TTL", "15x")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_ACCESS_TTL"), "{e}");
+    let e = validate(&[("GATEHOUSE_JWT_SECRET", "short")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_JWT_SECRET"), "{e}");
+    let e = validate(&[("GATEHOUSE_BCRYPT_COST", "3")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_BCRYPT_COST"), "{e}");
+    let e = validate(&[("GATEHOUSE_PUBLIC_PATHS", "public")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_PUBLIC_PATHS"), "{e}");
+}
+
+#[test]
+fn the_published_placeholder_key_is_refused() {
+    let placeholder = example_jwt_secret().expect(".env.example sets GATEHOUSE_JWT_SECRET");
+    assert!(
+        placeholder.len() >= 32,
+        "refused for what it is, not its length"
+    );
+    for value in [placeholder.to_string(), format!(" {placeholder} ")] {
+        let e = validate(&[("GATEHOUSE_JWT_SECRET", &value)]).unwrap_err();
+        assert!(e.key.contains("GATEHOUSE_JWT_SECRET"), "{e}");
+        assert!(e.message.contains(".env.example"), "{e}");
+        assert_eq!(e.to_string().lines().count(), 1);
+    }
+    // What .env.example would give, read the way gatehouse reads .env.
+    let dir = std::env::temp_dir().join(format!("gh-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dotenv = dir.join(".env");
+    std::fs::write(&dotenv, include_str!("../../.env.example")).unwrap();
+    let raw = RawConfig::load(None, Some(&dotenv), &HashMap::new()).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = raw.validate().unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_JWT_SECRET"), "{e}");
+    // Anything else of the length is a key.
+    let c = validate(&[("GATEHOUSE_JWT_SECRET", &placeholder.replace('m', "n"))]).unwrap();
+    assert!(!c.jwt_secret_generated);
+}
+
+#[test]
+fn environment_wins_over_the_file() {
+    let mut raw = RawConfig::default();
+    raw.apply_toml("access_ttl = 60\npublic_paths = [\"/a\", \"/b/\"]")
+        .unwrap();
+    let env = HashMap::from([("GATEHOUSE_ACCESS_TTL".to_string(), "2m".to_string())]);
+    raw.apply_env(&env, "environment");
+    let c = raw.validate().unwrap();
+    assert_eq!(c.access_ttl, Duration::from_secs(120));
+    assert_eq!(c.public_paths, vec!["/a".to_string(), "/b".to_string()]);
+}
+
+#[test]
+fn unknown_file_keys_are_refused() {
+    let mut raw = RawConfig::default();
+    let e = raw.apply_toml("acess_ttl = 60").unwrap_err();
+    assert_eq!(e.key, "acess_ttl");
+}
+
+#[test]
+fn the_description_covers_every_setting_and_masks_secrets() {
+    let c = validate(&[
+        ("GATEHOUSE_JWT_SECRET", "0123456789abcdef0123456789abcdef!"),
+        (
+            "DATABASE_URL",
+            "postgres://app:hunter2hunter2@db:5432/gatehouse",
+        ),
+    ])
+    .unwrap();
+    let d = c.describe();
+    assert_eq!(d.len(), SETTINGS.len());
+    let text = format!("{d:?}");
+    assert!(
+        !text.contains("0123456789abcdef") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unparsable_lines_are_named_not_quoted() {
+    let dir = std::env::temp_dir().join(format!("gh-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dotenv = dir.join(".env");
+    std::fs::write(
+        &dotenv,
+        "GATEHOUSE_LOG=info\nGATEHOUSE_JWT_SECRET=\"0123456789abcdef0123456789abcdef-jwt-leak\n",
+    )
+    .unwrap();
+    let e = RawConfig::load(None, Some(&dotenv), &HashMap::new()).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains("jwt-leak"), "{text}");
+    assert!(text.contains("line 2 (GATEHOUSE_JWT_SECRET)"), "{text}");
+    assert_eq!(text.lines().count(), 1, "{text}");
+
+    let toml = dir.join("gatehouse.toml");
+    std::fs::write(
+        &toml,
+        "log = \"info\"\ndatabase_url = \"postgres://app:toml-leak@db/gatehouse\n",
+    )
+    .unwrap();
+    let e = RawConfig::load(Some(&toml), None, &HashMap::new()).unwrap_err();
+    let text = e.to_string();
+    assert!(!text.contains("toml-leak"), "{text}");
+    assert!(text.contains("line 2"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn secrets_do_not_print() {
+    let c = validate(&[("GATEHOUSE_JWT_SECRET", "0123456789abcdef0123456789abcdef!")]).unwrap();
+    assert!(!format!("{c:?}").contains("0123456789abcdef"));
+}
+
+#[test]
+fn the_readme_documents_every_setting() {
+    let readme = include_str!("../../README.md");
+    for s in SETTINGS {
+        assert!(
+            readme.contains(&format!("| `{}` | `{}` |", s.env, s.key)),
+            "{}",
+            s.env
+        );
+    }
+}
+
+#[test]
+fn the_example_file_lists_every_setting_and_is_valid_uncommented() {
+    let example = include_str!("../../config/gatehouse.toml");
+    let mut uncommented = String::new();
+    for s in SETTINGS {
+        let line = example
+            .lines()
+            .find(|l| l.starts_with(&format!("# {} = ", s.key)))
+            .unwrap_or_else(|| panic!("config/gatehouse.toml lacks {}", s.key));
+        let value = line.trim_start_matches("# ");
+        let value = value.split("   #").next().unwrap_or(value);
+        uncommented.push_str(value);
+        uncommented.push('\n');
+    }
+    let mut raw = RawConfig::default();
+    raw.apply_toml(&uncommented).unwrap();
+    raw.validate().unwrap();
+}
+
+#[test]
+fn the_public_url_is_an_origin_and_nothing_more() {
+    let ok = validate(&[("GATEHOUSE_PUBLIC_URL", "HTTPS://Auth.Example.com/")]).unwrap();
+    assert_eq!(ok.public_url.as_str(), "https://auth.example.com");
+    for bad in [
+        "auth.example.com",
+        "ftp://auth.example.com",
+        "https://auth.example.com/base",
+        "https://user@auth.example.com",
+        "https://auth.example.com:x",
+    ] {
+        let e = validate(&[("GATEHOUSE_PUBLIC_URL", bad)]).unwrap_err();
+        assert!(e.key.contains("public_url"), "{bad}: {e}");
+    }
+}

@@ -1,0 +1,368 @@
+//! From text to the validated [`Config`]: every value parsed, checked, and refused with the
+//! name of its key when it is wrong; never a silent default for a value that was given.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use crate::origin::Origin;
+
+use super::{Config, ConfigError, LogFormat, Rate, RawConfig, Secret, Upstream, SETTINGS};
+
+impl RawConfig {
+    /// Validates every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<Config, ConfigError> {
+        let v = |key: &'static str| Field {
+            key,
+            value: self.get(key),
+        };
+
+        let listen = v("listen").socket_addr()?;
+        let public_url = match v("public_url").value.filter(|s| !s.is_empty()) {
+            Some(s) => parse_public_url(s).map_err(|m| v("public_url").err(m))?,
+            None => {
+                let host = match listen.ip() {
+                    ip if ip.is_unspecified() => "localhost".to_string(),
+                    IpAddr::V6(v6) => format!("[{v6}]"),
+                    ip => ip.to_string(),
+                };
+                let url = format!("http://{host}:{}", listen.port());
+                Origin::parse(&url).ok_or_else(|| {
+                    v("public_url").err(format!("cannot derive it from the listener ({url})"))
+                })?
+            }
+        };
+        let (jwt_secret, jwt_secret_generated) = match v("jwt_secret").value {
+            Some(s) if example_jwt_secret() == Some(s.trim()) => {
+                return Err(v("jwt_secret").err(
+                    "is the placeholder from .env.example, which anyone can read; set a random \
+                     key of at least 32 bytes (openssl rand -base64 48)",
+                ));
+            }
+            Some(s) if s.len() >= 32 => (Secret(s.as_bytes().to_vec()), false),
+            Some(s) => {
+                return Err(
+                    v("jwt_secret").err(format!("must be at least 32 bytes, got {}", s.len()))
+                );
+            }
+            None => {
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key).map_err(|e| {
+                    v("jwt_secret").err(format!("cannot generate a random key: {e}"))
+                })?;
+                (Secret(key), true)
+            }
+        };
+        let access_ttl = v("access_ttl").duration()?;
+        let refresh_ttl = v("refresh_ttl").duration()?;
+        let session_ttl = v("session_ttl").duration()?;
+        if refresh_ttl < access_ttl {
+            return Err(v("refresh_ttl").err("must not be shorter than access_ttl"));
+        }
+        let bcrypt_cost = v("bcrypt_cost").integer()?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            return Err(v("bcrypt_cost").err(format!("must be within 4..=31, got {bcrypt_cost}")));
+        }
+        let threads = v("threads").integer()?;
+        if !(1..=256).contains(&threads) {
+            return Err(v("threads").err("must be within 1..=256"));
+        }
+        let cookie_domain = v("cookie_domain")
+            .value
+            .filter(|s| !s.is_empty())
+            .map(|d| parse_cookie_domain(d).map_err(|m| v("cookie_domain").err(m)))
+            .transpose()?;
+
+        Ok(Config {
+            database_url: v("database_url").database_url()?,
+            listen,
+            admin_listen: v("admin_listen").socket_addr()?,
+            upstream: v("upstream").upstream()?,
+            upstream_timeout: v("upstream_timeout").duration()?,
+            header_timeout: v("header_timeout").duration()?,
+            public_paths: v("public_paths").list(parse_public_path)?,
+            public_url,
+            allowed_redirect_hosts: v("allowed_redirect_hosts").list(parse_redirect_host)?,
+            jwt_secret,
+            jwt_secret_generated,
+            access_ttl,
+            refresh_ttl,
+            session_ttl,
+            refresh_reuse_grace: v("refresh_reuse_grace").duration_or_zero()?,
+            cookie_secure: v("cookie_secure").boolean()?,
+            cookie_domain,
+            registration_open: match v("registration").value {
+                Some("open") => true,
+                Some("closed") => false,
+                other => {
+                    return Err(v("registration").err(format!(
+                        "must be open or closed, got {:?}",
+                        other.unwrap_or("")
+                    )))
+                }
+            },
+            bcrypt_cost: bcrypt_cost as u32,
+            cache_ttl: v("cache_ttl").duration()?,
+            trusted_proxies: v("trusted_proxies").list(|s| {
+                s.parse::<IpNet>()
+                    .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| format!("{s:?} is not a CIDR"))
+            })?,
+            login_rate: v("login_rate").rate()?,
+            threads: threads as usize,
+            log: v("log").value.unwrap_or("info").to_string(),
+            log_format: match v("log_format").value {
+                Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                other => {
+                    return Err(v("log_format").err(format!(
+                        "must be text or json, got {:?}",
+                        other.unwrap_or("")
+                    )))
+                }
+            },
+        })
+    }
+}
+
+/// The `GATEHOUSE_JWT_SECRET` value `.env.example` ships. `cp .env.example .env` would sign
+/// tokens with a key published with the code; read from the file itself so the two never drift.
+pub(super) fn example_jwt_secret() -> Option<&'static str> {
+    include_str!("../../.env.example")
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("GATEHOUSE_JWT_SECRET="))
+        .map(|value| value.trim().trim_matches(['"', '\'']))
+        .filter(|value| !value.is_empty())
+}
+
+/// Reads the process environment once.
+struct Field<'a> {
+    key: &'static str,
+    value: Option<&'a str>,
+}
+
+impl Field<'_> {
+    fn err(&self, message: impl Into<String>) -> ConfigError {
+        let env = SETTINGS
+            .iter()
+            .find(|s| s.key == self.key)
+            .map_or("", |s| s.env);
+        ConfigError::new(format!("{env} ({})", self.key), message)
+    }
+
+    fn required(&self) -> Result<&str, ConfigError> {
+        self.value.ok_or_else(|| self.err("is required"))
+    }
+
+    fn socket_addr(&self) -> Result<SocketAddr, ConfigError> {
+        let s = self.required()?;
+        s.parse()
+            .map_err(|_| self.err(format!("{s:?} is not an address like 0.0.0.0:8000")))
+    }
+
+    fn duration(&self) -> Result<Duration, ConfigError> {
+        let d = self.duration_or_zero()?;
+        if d.is_zero() {
+            return Err(self.err("must be longer than zero"));
+        }
+        Ok(d)
+    }
+
+    fn duration_or_zero(&self) -> Result<Duration, ConfigError> {
+        let s = self.required()?;
+        parse_duration(s).ok_or_else(|| {
+            self.err(format!(
+                "{s:?} is not a duration (use seconds or 30s, 15m, 1h, 7d)"
+            ))
+        })
+    }
+
+    fn integer(&self) -> Result<u64, ConfigError> {
+        let s = self.required()?;
+        s.trim()
+            .parse()
+            .map_err(|_| self.err(format!("{s:?} is not a whole number")))
+    }
+
+    fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.required()?.trim() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            s => Err(self.err(format!("{s:?} is not true or false"))),
+        }
+    }
+
+    fn list<T>(&self, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, ConfigError> {
+        self.value
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| parse(s).map_err(|m| self.err(m)))
+            .collect()
+    }
+
+    fn rate(&self) -> Result<Rate, ConfigError> {
+        let s = self.required()?;
+        parse_rate(s).ok_or_else(|| self.err(format!("{s:?} is not a rate like 10/min")))
+    }
+
+    fn database_url(&self) -> Result<String, ConfigError> {
+        let s = self.required()?;
+        s.parse::<tokio_postgres::Config>()
+            .map_err(|_| self.err("is not a PostgreSQL URL (postgres://user@host:port/db)"))?;
+        if crate::store::database_name(s).is_none() {
+            return Err(self.err("names no database"));
+        }
+        Ok(s.to_string())
+    }
+
+    fn upstream(&self) -> Result<Upstream, ConfigError> {
+        let s = self.required()?;
+        parse_upstream(s).map_err(|m| self.err(m))
+    }
+}
+
+/// `900`, `30s`, `15m`, `1h`, `7d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    // Refuse durations that overflow token arithmetic (a century is plenty).
+    let secs = n.checked_mul(mult).filter(|s| *s <= 100 * 365 * 86_400)?;
+    Some(Duration::from_secs(secs))
+}
+
+/// `10/min`, `5/s`, `100/hour`.
+pub fn parse_rate(s: &str) -> Option<Rate> {
+    let (count, period) = s.trim().split_once('/')?;
+    let count: u32 = count.trim().parse().ok().filter(|c| *c > 0)?;
+    let period = match period.trim() {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        "d" | "day" => Duration::from_secs(86_400),
+        _ => return None,
+    };
+    Some(Rate { count, period })
+}
+
+pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
+    let (tls, rest) = if let Some(r) = s.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = s.strip_prefix("http://") {
+        (false, r)
+    } else if s.contains("://") {
+        return Err(format!(
+            "{s:?}: only http:// and https:// upstreams are supported"
+        ));
+    } else {
+        (false, s)
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains('/') || rest.contains('@') || rest.contains('?') {
+        return Err(format!("{s:?} must be host:port without a path"));
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !h.ends_with(':') => {
+            let port: u16 = p
+                .parse()
+                .map_err(|_| format!("{s:?} has an invalid port"))?;
+            (
+                h.trim_start_matches('[').trim_end_matches(']').to_string(),
+                port,
+            )
+        }
+        _ if !rest.is_empty() && !rest.contains(':') => {
+            (rest.to_string(), if tls { 443 } else { 80 })
+        }
+        _ => return Err(format!("{s:?} is not host:port")),
+    };
+    if host.is_empty() || port == 0 {
+        return Err(format!("{s:?} is not host:port"));
+    }
+    Ok(Upstream { host, port, tls })
+}
+
+/// Resolves the upstream once; failure is reported by the caller as a configuration error.
+pub fn resolve_upstream(up: &Upstream) -> Result<SocketAddr, ConfigError> {
+    up.authority()
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            ConfigError::new(
+                "GATEHOUSE_UPSTREAM (upstream)",
+                format!("cannot resolve {}", up.authority()),
+            )
+        })
+}
+
+fn parse_public_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!("public path {s:?} must start with /"));
+    }
+    if s.contains(['?', '#', '\\']) || s.split('/').any(|seg| seg == ".." || seg == ".") {
+        return Err(format!("public path {s:?} must be a plain path"));
+    }
+    if s == "/auth" || s.starts_with("/auth/") {
+        return Err(format!(
+            "public path {s:?} overlaps the gateway's own /auth routes"
+        ));
+    }
+    let trimmed = s.trim_end_matches('/');
+    Ok(if trimmed.is_empty() {
+        "/".to_string()
+    } else {
+        trimmed.to_string()
+    })
+}
+
+/// An origin and nothing more: a path, query or fragment would be silently dropped from every
+/// URL built on it, so it is refused instead.
+fn parse_public_url(s: &str) -> Result<Origin, String> {
+    let bare = s.trim_end_matches('/');
+    let origin = Origin::parse(bare)
+        .ok_or_else(|| format!("{s:?} must be an origin like https://app.example.com"))?;
+    // `Origin::parse` ignores a path; an origin has none.
+    if !bare.eq_ignore_ascii_case(origin.as_str()) && !bare.contains(['[', ']']) {
+        return Err(format!(
+            "{s:?} must be an origin like https://app.example.com"
+        ));
+    }
+    Ok(origin)
+}
+
+fn parse_redirect_host(s: &str) -> Result<String, String> {
+    let h = s.trim().to_ascii_lowercase();
+    let bare = h.strip_prefix('.').unwrap_or(&h);
+    if bare.is_empty()
+        || !bare
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == ':')
+    {
+        return Err(format!("{s:?} is not a host name"));
+    }
+    Ok(h)
+}
+
+fn parse_cookie_domain(s: &str) -> Result<String, String> {
+    let d = s.trim().trim_start_matches('.').to_ascii_lowercase();
+    if d.is_empty()
+        || !d
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+    {
+        return Err(format!("{s:?} is not a domain"));
+    }
+    Ok(d)
+}
