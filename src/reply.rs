@@ -118,3 +118,125 @@ impl From<Error> for Reply {
         Reply::error(&e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CHALLENGE;
+
+    fn header<'a>(reply: &'a Reply, name: &str) -> Vec<&'a str> {
+        reply
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn json(reply: &Reply) -> serde_json::Value {
+        match &reply.body {
+            Body::Json(bytes) => serde_json::from_slice(bytes).unwrap(),
+            other => panic!("a JSON body, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_error_reply_is_the_tables_status_code_and_message_as_json() {
+        let reply = Reply::error(&Error::UsernameTaken);
+        assert_eq!(reply.status, 409);
+        assert_eq!(
+            json(&reply),
+            serde_json::json!({
+                "error": "username_taken",
+                "message": "That username is already taken.",
+            })
+        );
+        assert!(reply.headers.is_empty());
+    }
+
+    #[test]
+    fn a_401_error_reply_carries_the_bearer_challenge() {
+        let reply = Reply::from(Error::Unauthorized);
+        assert_eq!(reply.status, 401);
+        assert_eq!(header(&reply, "www-authenticate"), [CHALLENGE]);
+    }
+
+    #[test]
+    fn error_replies_carry_retry_after_and_allow_from_the_table() {
+        let reply = Reply::error(&Error::RateLimited {
+            retry_after_secs: 42,
+        });
+        assert_eq!(reply.status, 429);
+        assert_eq!(header(&reply, "retry-after"), ["42"]);
+        let reply = Reply::error(&Error::MethodNotAllowed { allow: "POST" });
+        assert_eq!(reply.status, 405);
+        assert_eq!(header(&reply, "allow"), ["POST"]);
+    }
+
+    #[test]
+    fn a_server_error_reply_says_nothing_of_its_cause() {
+        let reply = Reply::error(&Error::Internal("pool exhausted at 10.0.0.7".into()));
+        assert_eq!(reply.status, 500);
+        let body = json(&reply);
+        assert_eq!(body["error"], "internal");
+        assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+    }
+
+    #[test]
+    fn a_redirect_keeps_only_the_cookies_and_drops_the_body() {
+        let reply = Reply::json(200, &serde_json::json!({ "ok": true }))
+            .header("cache-control", "no-store")
+            .cookies(["a=1; Path=/".to_string(), "b=2; Path=/".to_string()])
+            .header("x-extra", "gone")
+            .into_redirect(303, "/auth/account");
+        assert_eq!(reply.status, 303);
+        assert!(matches!(reply.body, Body::Empty));
+        assert_eq!(
+            reply.headers,
+            [
+                ("set-cookie", "a=1; Path=/".to_string()),
+                ("set-cookie", "b=2; Path=/".to_string()),
+                ("location", "/auth/account".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_redirect_from_a_reply_without_cookies_sets_only_the_location() {
+        let reply = Reply::html(200, "<p>hi</p>".into()).into_redirect(302, "/");
+        assert_eq!(reply.status, 302);
+        assert_eq!(reply.headers, [("location", "/".to_string())]);
+    }
+
+    #[test]
+    fn only_a_max_age_zero_cookie_counts_as_clearing_cookies() {
+        let clearing = Reply::empty(204).cookies(["access_token=; Path=/; Max-Age=0".to_string()]);
+        assert!(clearing.clears_cookies());
+        let setting =
+            Reply::empty(204).cookies(["access_token=t; Path=/; Max-Age=900".to_string()]);
+        assert!(!setting.clears_cookies());
+        // The attribute counts only on a Set-Cookie header, not on any header that mentions it.
+        let elsewhere = Reply::empty(204).header("x-note", "Max-Age=0");
+        assert!(!elsewhere.clears_cookies());
+    }
+
+    #[test]
+    fn an_error_page_gains_the_errors_headers_and_keeps_its_own() {
+        let page = Reply::html(401, "<form></form>".into())
+            .header("strict-transport-security", "max-age=31536000")
+            .with_error_headers(&Error::InvalidCredentials);
+        assert_eq!(page.status, 401);
+        assert!(matches!(page.body, Body::Html(_)));
+        assert_eq!(
+            header(&page, "strict-transport-security"),
+            ["max-age=31536000"]
+        );
+        assert_eq!(header(&page, "www-authenticate"), [CHALLENGE]);
+    }
+
+    #[test]
+    fn an_error_without_table_headers_adds_none_to_its_page() {
+        let page = Reply::html(409, String::new()).with_error_headers(&Error::UsernameTaken);
+        assert!(page.headers.is_empty());
+    }
+}

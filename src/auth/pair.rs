@@ -233,3 +233,202 @@ impl InlineRefresh {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicBool;
+
+    use super::*;
+    use crate::auth::cookies::CookieNames;
+    use crate::auth::password::Hasher;
+    use crate::auth::tokens::Keys;
+    use crate::config::RawConfig;
+    use crate::metrics::Metrics;
+    use crate::store::sessions::Sessions;
+    use crate::store::Db;
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdef0123";
+    const NOW: i64 = 1_700_000_000;
+
+    /// An [`App`] for unit tests of code that only reads its configuration, keys and cookie
+    /// names. Nothing connects: the pool opens connections only when asked for one.
+    pub(crate) fn app(env: &[(&str, &str)]) -> App {
+        let vars: HashMap<String, String> = [
+            ("GATEHOUSE_JWT_SECRET", SECRET),
+            ("GATEHOUSE_PUBLIC_URL", "https://gate.example.com"),
+            ("GATEHOUSE_BCRYPT_COST", "4"),
+        ]
+        .into_iter()
+        .chain(env.iter().copied())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let mut raw = RawConfig::default();
+        raw.apply_env(&vars, "test");
+        let config = raw.validate().unwrap();
+        let metrics = Metrics::new();
+        let db = Db::new(&config.database_url, metrics.clone()).unwrap();
+        let (sessions, _) = Sessions::new(
+            db.clone(),
+            config.cache_ttl,
+            config.refresh_ttl,
+            metrics.clone(),
+        );
+        App {
+            keys: Keys::new(&config.jwt_secret.0),
+            verified: crate::auth::VerifiedTokens::new(),
+            inline_refresh: InlineRefresh::new(config.refresh_reuse_grace),
+            login_limits: crate::auth::limits::LoginLimiter::new(config.login_rate),
+            hasher: Hasher::new(config.bcrypt_cost, 1).unwrap(),
+            db,
+            sessions,
+            cookies: CookieNames::new(&config),
+            metrics,
+            upstream_addr: "127.0.0.1:8080".parse().unwrap(),
+            draining: AtomicBool::new(false),
+            config,
+        }
+    }
+
+    fn at(secs: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(secs).unwrap()
+    }
+
+    fn session(expires_at: i64) -> SessionInfo {
+        SessionInfo {
+            id: Uuid::from_u128(0x5e55),
+            user_id: Uuid::from_u128(0xa11ce),
+            created_at: at(NOW - 3600),
+            last_seen_at: at(NOW),
+            expires_at: at(expires_at),
+            ip: None,
+            user_agent: None,
+        }
+    }
+
+    fn pair(app: &App, session_end: i64) -> Pair {
+        let s = session(session_end);
+        Pair::mint(app, s.user_id, "alice", s, 3, at(NOW)).unwrap()
+    }
+
+    fn max_age(cookie: &str) -> &str {
+        cookie
+            .split("; ")
+            .find_map(|a| a.strip_prefix("Max-Age="))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_pair_for_a_long_session_lives_for_the_configured_ttls() {
+        let app = app(&[
+            ("GATEHOUSE_ACCESS_TTL", "15m"),
+            ("GATEHOUSE_REFRESH_TTL", "7d"),
+        ]);
+        let p = pair(&app, NOW + 30 * 86_400);
+        assert_eq!(p.access_exp, NOW + 900);
+        assert_eq!(p.refresh_exp, NOW + 7 * 86_400);
+    }
+
+    #[test]
+    fn neither_token_outlives_the_sessions_absolute_expiry() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 60);
+        assert_eq!((p.access_exp, p.refresh_exp), (NOW + 60, NOW + 60));
+        let access = app.keys.verify(&p.access, Kind::Access, NOW).unwrap();
+        let refresh = app.keys.verify(&p.refresh, Kind::Refresh, NOW).unwrap();
+        assert_eq!((access.exp, refresh.exp), (NOW + 60, NOW + 60));
+    }
+
+    #[test]
+    fn the_tokens_name_the_user_and_session_and_only_the_refresh_token_has_a_generation() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 86_400);
+        let access = app.keys.verify(&p.access, Kind::Access, NOW).unwrap();
+        let refresh = app.keys.verify(&p.refresh, Kind::Refresh, NOW).unwrap();
+        for c in [&access, &refresh] {
+            assert_eq!((c.sub, c.sid), (p.user_id, p.session.id));
+            assert_eq!(c.iat, NOW);
+        }
+        assert_eq!((access.gen, refresh.gen), (None, Some(3)));
+    }
+
+    #[test]
+    fn the_body_without_bearer_transport_holds_no_token() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 60);
+        assert_eq!(
+            p.body(false),
+            json!({
+                "user": { "id": p.user_id, "username": "alice" },
+                "session": {
+                    "id": p.session.id,
+                    "created_at": "2023-11-14T21:13:20Z",
+                    "expires_at": "2023-11-14T22:14:20Z",
+                },
+                "access_expires_at": "2023-11-14T22:14:20Z",
+                "refresh_expires_at": "2023-11-14T22:14:20Z",
+            })
+        );
+    }
+
+    #[test]
+    fn the_body_for_bearer_transport_adds_both_tokens_and_their_type() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 86_400);
+        let body = p.body(true);
+        assert_eq!(body["access_token"], p.access.as_str());
+        assert_eq!(body["refresh_token"], p.refresh.as_str());
+        assert_eq!(body["token_type"], "Bearer");
+        let mut without = body.clone();
+        for k in ["access_token", "refresh_token", "token_type"] {
+            without.as_object_mut().unwrap().remove(k);
+        }
+        assert_eq!(without, p.body(false));
+    }
+
+    #[test]
+    fn the_cookies_carry_the_tokens_under_the_configured_names_until_they_expire() {
+        let app = app(&[
+            ("GATEHOUSE_COOKIE_SECURE", "false"),
+            ("GATEHOUSE_ACCESS_TTL", "15m"),
+            ("GATEHOUSE_REFRESH_TTL", "1d"),
+        ]);
+        let p = pair(&app, NOW + 30 * 86_400);
+        let [access, refresh] = p.cookies(&app);
+        assert!(
+            access.starts_with(&format!("access_token={};", p.access)),
+            "{access}"
+        );
+        assert!(
+            refresh.starts_with(&format!("refresh_token={};", p.refresh)),
+            "{refresh}"
+        );
+        assert_eq!((max_age(&access), max_age(&refresh)), ("900", "86400"));
+    }
+
+    #[test]
+    fn the_cookies_end_with_the_session() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 60);
+        let [access, refresh] = p.cookies(&app);
+        assert!(access.starts_with("__Host-access_token="), "{access}");
+        assert_eq!((max_age(&access), max_age(&refresh)), ("60", "60"));
+    }
+
+    #[test]
+    fn a_pair_for_a_session_already_over_sets_cookies_that_expire_at_once() {
+        let app = app(&[]);
+        let p = pair(&app, NOW - 1);
+        let [access, refresh] = p.cookies(&app);
+        assert_eq!((max_age(&access), max_age(&refresh)), ("0", "0"));
+    }
+
+    #[test]
+    fn the_identity_of_a_pair_is_its_user_and_session() {
+        let app = app(&[]);
+        let p = pair(&app, NOW + 60);
+        let id = p.identity();
+        assert_eq!((id.user_id, id.session_id), (p.user_id, p.session.id));
+        assert_eq!(id.header_values[1], "alice");
+    }
+}
