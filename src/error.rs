@@ -50,6 +50,21 @@ pub enum Error {
     Internal(String),
 }
 
+/// An error and its sources, `outer: inner: innermost`, for logs (never for clients).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(e) = source {
+            write!(f, ": {e}")?;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
 /// What the client is told.
 pub struct Described {
     pub status: u16,
@@ -166,12 +181,21 @@ mod tests {
 
     #[test]
     fn database_outages_are_503_and_say_nothing_internal() {
-        let e = Error::Store(StoreError::Unavailable(
-            "connect 10.0.0.7:5432 refused".into(),
-        ));
+        let e = Error::Store(StoreError::unavailable("connect 10.0.0.7:5432 refused"));
         let d = e.describe();
         assert_eq!((d.status, d.code), (503, "unavailable"));
         assert!(!d.message.contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn a_5xx_is_logged_with_its_whole_cause_chain() {
+        let e = Error::Store(StoreError::unavailable(
+            "timed out waiting for the database",
+        ));
+        assert_eq!(
+            Chain(&e).to_string(),
+            "database unavailable: timed out waiting for the database"
+        );
     }
 
     #[test]

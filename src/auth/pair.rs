@@ -171,7 +171,9 @@ pub struct InlineRefresh {
 #[derive(Debug, Clone)]
 enum Failed {
     NoPair,
-    Store(String, bool),
+    /// The database failed; every waiter gets the same error, with its cause.
+    Store(crate::store::StoreError),
+    Other(String),
 }
 
 impl InlineRefresh {
@@ -207,11 +209,8 @@ impl InlineRefresh {
                 match rotate(app, token, now, ip).await {
                     Ok(Rotated::Issued(pair)) => Ok(Arc::new(*pair)),
                     Ok(_) => Err(Failed::NoPair),
-                    Err(Error::Store(e)) => Err(Failed::Store(
-                        e.to_string(),
-                        matches!(e, crate::store::StoreError::Unavailable(_)),
-                    )),
-                    Err(e) => Err(Failed::Store(e.to_string(), false)),
+                    Err(Error::Store(e)) => Err(Failed::Store(e)),
+                    Err(e) => Err(Failed::Other(e.to_string())),
                 }
             })
             .await;
@@ -225,10 +224,8 @@ impl InlineRefresh {
             Ok(_) => Ok(None),
             Err(e) => match &*e {
                 Failed::NoPair => Ok(None),
-                Failed::Store(m, true) => Err(Error::Store(crate::store::StoreError::Unavailable(
-                    m.clone(),
-                ))),
-                Failed::Store(m, false) => Err(Error::Internal(m.clone())),
+                Failed::Store(e) => Err(Error::Store(e.clone())),
+                Failed::Other(m) => Err(Error::Internal(m.clone())),
             },
         }
     }

@@ -203,7 +203,7 @@ pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure 
             1,
             format!(
                 "database error at {url}: {}",
-                redact::redact_str(&other.to_string())
+                redact::redact_str(&crate::error::Chain(other).to_string())
             ),
         ),
     }

@@ -33,8 +33,8 @@ pub async fn within<F: std::future::Future + ?Sized>(
 }
 
 pub fn stalled() -> Error {
-    Error::Store(StoreError::Unavailable(
-        "timed out waiting for the database".into(),
+    Error::Store(StoreError::unavailable(
+        "timed out waiting for the database",
     ))
 }
 

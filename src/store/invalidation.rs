@@ -66,10 +66,8 @@ impl Listener<'_> {
         shutdown: &mut watch::Receiver<bool>,
         since: &mut Option<Instant>,
     ) -> Result<(), StoreError> {
-        let mut cfg: tokio_postgres::Config = self
-            .database_url
-            .parse()
-            .map_err(|e| StoreError::Query(format!("bad database url: {e}")))?;
+        let mut cfg: tokio_postgres::Config =
+            self.database_url.parse().map_err(StoreError::from)?;
         cfg.connect_timeout(Duration::from_secs(3));
         cfg.keepalives(true);
         cfg.keepalives_idle(Duration::from_secs(10));
@@ -101,13 +99,13 @@ impl Listener<'_> {
                             self.metrics.invalidation_received();
                             self.sessions.forget(&parse(&payload)).await;
                         }
-                        None => return Err(StoreError::Unavailable("listen connection closed".into())),
+                        None => return Err(StoreError::unavailable("listen connection closed")),
                     },
                     _ = heartbeat.tick() => {
                         match tokio::time::timeout(HEARTBEAT_TIMEOUT, client.simple_query("SELECT 1")).await {
                             Ok(Ok(_)) => {}
                             Ok(Err(e)) => return Err(e.into()),
-                            Err(_) => return Err(StoreError::Unavailable("listen heartbeat timed out".into())),
+                            Err(_) => return Err(StoreError::unavailable("listen heartbeat timed out")),
                         }
                     }
                 }
@@ -128,7 +126,7 @@ impl Listener<'_> {
                     let wait = backoff.after_failure(since.map(|t| t.elapsed()));
                     self.sessions.set_listening(false).await;
                     self.metrics.listener_reconnect();
-                    tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64,
+                    tracing::warn!(error = %crate::error::Chain(&e), retry_in_ms = wait.as_millis() as u64,
                         "revocation listener down; serving sessions from the database");
                     wait
                 }

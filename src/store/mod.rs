@@ -6,6 +6,8 @@ pub mod invalidation;
 pub mod sessions;
 pub mod users;
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Timeouts};
@@ -17,30 +19,70 @@ mod embedded {
     refinery::embed_migrations!("migrations");
 }
 
-/// Why a storage call failed, as the HTTP layer needs to know it.
-#[derive(Debug, thiserror::Error)]
+/// Why a storage call failed, as the HTTP layer needs to know it, with the driver's error kept
+/// as its source. `Clone`, because concurrent cache misses for one session share one result.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database could not be reached or did not answer in time: 503, retry later.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    #[error("database unavailable")]
+    Unavailable(#[source] Cause),
     /// The database answered with an error the code did not expect: a bug, 500.
-    #[error("database error: {0}")]
-    Query(String),
+    #[error("database error")]
+    Query(#[source] Cause),
+}
+
+/// What went wrong underneath a [`StoreError`].
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Cause {
+    #[error(transparent)]
+    Postgres(Arc<tokio_postgres::Error>),
+    #[error(transparent)]
+    Pool(Arc<deadpool_postgres::PoolError>),
+    #[error(transparent)]
+    Migration(Arc<refinery::Error>),
+    /// Something the gateway itself gave up on (a deadline, a closed connection).
+    #[error("{0}")]
+    Gatehouse(Cow<'static, str>),
+}
+
+impl StoreError {
+    pub fn unavailable(why: impl Into<Cow<'static, str>>) -> Self {
+        StoreError::Unavailable(Cause::Gatehouse(why.into()))
+    }
+
+    pub fn query(why: impl Into<Cow<'static, str>>) -> Self {
+        StoreError::Query(Cause::Gatehouse(why.into()))
+    }
+
+    /// The SQLSTATE the server answered with, if it answered.
+    pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
+        match self {
+            StoreError::Unavailable(Cause::Postgres(e)) | StoreError::Query(Cause::Postgres(e)) => {
+                e.code()
+            }
+            _ => None,
+        }
+    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
-        match e.as_db_error() {
-            // Timeouts and shutdowns come back as database errors but mean "unavailable".
-            Some(db)
-                if db.code() == &tokio_postgres::error::SqlState::QUERY_CANCELED
-                    || db.code().code().starts_with("57")
-                    || db.code().code().starts_with("08") =>
-            {
-                StoreError::Unavailable(db.message().to_string())
+        use tokio_postgres::error::SqlState;
+        // Timeouts and shutdowns come back as database errors but mean "unavailable": class 57
+        // (operator intervention, including a cancelled statement) and 08 (connection).
+        let unavailable = match e.code() {
+            Some(code) => {
+                code == &SqlState::QUERY_CANCELED
+                    || code.code().starts_with("57")
+                    || code.code().starts_with("08")
             }
-            Some(db) => StoreError::Query(format!("{}: {}", db.code().code(), db.message())),
-            None => StoreError::Unavailable(e.to_string()),
+            None => true,
+        };
+        let cause = Cause::Postgres(Arc::new(e));
+        if unavailable {
+            StoreError::Unavailable(cause)
+        } else {
+            StoreError::Query(cause)
         }
     }
 }
@@ -49,7 +91,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         match e {
             deadpool_postgres::PoolError::Backend(e) => e.into(),
-            other => StoreError::Unavailable(other.to_string()),
+            other => StoreError::Unavailable(Cause::Pool(Arc::new(other))),
         }
     }
 }
@@ -201,7 +243,7 @@ fn value_len(s: &str) -> Option<usize> {
 fn pg_config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
     let mut cfg: tokio_postgres::Config = url
         .parse()
-        .map_err(|e| StoreError::Query(format!("bad database url: {e}")))?;
+        .map_err(|e| StoreError::Query(Cause::Postgres(Arc::new(e))))?;
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(Duration::from_secs(3));
     }
@@ -224,10 +266,10 @@ async fn connect(cfg: &tokio_postgres::Config) -> Result<tokio_postgres::Client,
 /// Creates the database named in `url` if it does not exist yet.
 pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
     let cfg = pg_config(url)?;
-    let name = database_name(url).ok_or_else(|| StoreError::Query("no database name".into()))?;
+    let name = database_name(url).ok_or_else(|| StoreError::query("no database name"))?;
     match connect(&cfg).await {
         Ok(_) => return Ok(()),
-        Err(StoreError::Query(msg)) if msg.starts_with("3D000") => {}
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
         Err(e) => return Err(e),
     }
     let mut admin = cfg.clone();
@@ -268,7 +310,7 @@ pub async fn migrate(url: &str) -> Result<usize, StoreError> {
         .set_grouped(true)
         .run_async(&mut client)
         .await
-        .map_err(|e| StoreError::Query(format!("migration failed: {e}")));
+        .map_err(|e| StoreError::Query(Cause::Migration(Arc::new(e))));
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -313,7 +355,7 @@ impl Db {
                 recycle: Some(Duration::from_secs(2)),
             })
             .build()
-            .map_err(|e| StoreError::Query(e.to_string()))?;
+            .map_err(|e| StoreError::query(format!("cannot build the pool: {e}")))?;
         Ok(Self { pool, metrics })
     }
 

@@ -165,8 +165,7 @@ impl Sessions {
             Ok(c) => Ok(c),
             Err(e) => match &*e {
                 Fill::Raced(c) => Ok(c.clone()),
-                Fill::Store(StoreError::Unavailable(m)) => Err(StoreError::Unavailable(m.clone())),
-                Fill::Store(StoreError::Query(m)) => Err(StoreError::Query(m.clone())),
+                Fill::Store(e) => Err(e.clone()),
             },
         }
     }
