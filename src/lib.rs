@@ -4,7 +4,15 @@
 //! start the same binary. The request path is `proxy.rs` → `routes.rs` → `auth/` → `store/`,
 //! and every response the gateway writes itself goes through `respond.rs`.
 
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::disallowed_methods
+    )
+)]
 
 pub mod auth;
 pub mod cli;

@@ -376,7 +376,7 @@ pub(crate) mod tests {
         assert_eq!(body["access_token"], p.access.as_str());
         assert_eq!(body["refresh_token"], p.refresh.as_str());
         assert_eq!(body["token_type"], "Bearer");
-        let mut without = body.clone();
+        let mut without = body;
         for k in ["access_token", "refresh_token", "token_type"] {
             without.as_object_mut().unwrap().remove(k);
         }

@@ -160,6 +160,7 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
 /// at once. Scheduling policy belongs to the thread, and lowering one's own needs no privilege.
 /// Where that is refused, nice 19; where that is too, normal priority, as bcrypt ran before.
 #[cfg(target_os = "linux")]
+#[allow(unsafe_code)] // The crate's one unsafe spot: two libc calls with no pointers kept.
 fn yield_cpu_to_proxy_threads() {
     let param = libc::sched_param { sched_priority: 0 };
     // SAFETY: `param` outlives the call, which only reads it; pid 0 is the calling thread.
@@ -189,6 +190,7 @@ mod tests {
     }
 
     #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
     fn own_policy() -> i32 {
         // SAFETY: pid 0 is the calling thread; nothing else is read or written.
         unsafe { libc::sched_getscheduler(0) }

@@ -131,7 +131,7 @@ mod tests {
             verified.access(&keys, &t, now + 66).is_none(),
             "expiry still applies"
         );
-        let mut forged = t.clone();
+        let mut forged = t;
         forged.pop();
         assert!(verified.access(&keys, &forged, now).is_none());
     }

@@ -87,7 +87,7 @@ impl Listener<'_> {
         let result = async {
             client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
             // Whatever was revoked while we were not listening is unknown: start from empty.
-            self.sessions.set_listening(true).await;
+            self.sessions.set_listening(true);
             *since = Some(Instant::now());
             tracing::info!("listening for session revocations");
             let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -124,7 +124,7 @@ impl Listener<'_> {
                 Ok(()) => return,
                 Err(e) => {
                     let wait = backoff.after_failure(since.map(|t| t.elapsed()));
-                    self.sessions.set_listening(false).await;
+                    self.sessions.set_listening(false);
                     self.metrics.listener_reconnect();
                     tracing::warn!(error = %crate::error::Chain(&e), retry_in_ms = wait.as_millis() as u64,
                         "revocation listener down; serving sessions from the database");

@@ -376,7 +376,7 @@ impl Db {
                 &[],
             )
             .await;
-        matches!(row, Ok(Some(r)) if r.get::<_, Option<i64>>(0) >= Some(latest_migration()))
+        matches!(row, Ok(Some(r)) if r.try_get::<_, Option<i64>>(0).ok().flatten() >= Some(latest_migration()))
     }
 }
 

@@ -47,9 +47,9 @@ pub async fn create(
         .await?;
     Ok(match row {
         Some(r) => Created::Ok(User {
-            id: r.get(0),
-            username: r.get(1),
-            created_at: r.get(2),
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            created_at: r.try_get(2)?,
         }),
         None => Created::Taken,
     })
@@ -64,13 +64,16 @@ pub async fn credentials(db: &Db, canonical: &str) -> Result<Option<Credentials>
             &[&canonical],
         )
         .await?;
-    Ok(row.map(|r| Credentials {
-        id: r.get(0),
-        username: r.get(1),
-        password_hash: r.get(2),
-        disabled: r.get(3),
-        credential_version: r.get(4),
-    }))
+    row.map(|r| {
+        Ok::<_, StoreError>(Credentials {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            password_hash: r.try_get(2)?,
+            disabled: r.try_get(3)?,
+            credential_version: r.try_get(4)?,
+        })
+    })
+    .transpose()
 }
 
 pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<User>, StoreError> {
@@ -81,11 +84,14 @@ pub async fn by_id(db: &Db, id: Uuid) -> Result<Option<User>, StoreError> {
             &[&id],
         )
         .await?;
-    Ok(row.map(|r| User {
-        id: r.get(0),
-        username: r.get(1),
-        created_at: r.get(2),
-    }))
+    row.map(|r| {
+        Ok::<_, StoreError>(User {
+            id: r.try_get(0)?,
+            username: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+        })
+    })
+    .transpose()
 }
 
 /// Enables a disabled user again. Returns the user's id, or `None` if unknown. Disabling is a
@@ -98,7 +104,7 @@ pub async fn enable(db: &Db, canonical: &str) -> Result<Option<Uuid>, StoreError
             &[&canonical],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    row.map(|r| Ok::<_, StoreError>(r.try_get(0)?)).transpose()
 }
 
 pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreError> {
@@ -109,7 +115,7 @@ pub async fn password_hash(db: &Db, id: Uuid) -> Result<Option<String>, StoreErr
             &[&id],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    row.map(|r| Ok::<_, StoreError>(r.try_get(0)?)).transpose()
 }
 
 /// A change to what signs a user in. It is applied by `Sessions::change_credentials`, in the
@@ -158,13 +164,14 @@ pub async fn list(db: &Db) -> Result<Vec<Listed>, StoreError> {
             &[],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Listed {
-            id: r.get(0),
-            username: r.get(1),
-            created_at: r.get(2),
-            disabled: r.get(3),
+    rows.iter()
+        .map(|r| {
+            Ok::<_, StoreError>(Listed {
+                id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                created_at: r.try_get(2)?,
+                disabled: r.try_get(3)?,
+            })
         })
-        .collect())
+        .collect()
 }

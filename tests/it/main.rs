@@ -1,7 +1,12 @@
 //! One integration binary: every test starts gatehouse on its own database and drives it over
 //! loopback HTTP. Files are grouped by capability.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod bad_input;
 mod browser;

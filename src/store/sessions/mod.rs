@@ -182,10 +182,10 @@ impl Sessions {
             .await?;
         Ok(match row {
             Some(r) => Cached::Active(Arc::new(Active {
-                user_id: r.get(0),
-                username: Arc::from(r.get::<_, String>(1)),
-                expires_at: r.get::<_, OffsetDateTime>(2).unix_timestamp(),
-                last_seen: AtomicI64::new(r.get::<_, OffsetDateTime>(3).unix_timestamp()),
+                user_id: r.try_get(0)?,
+                username: Arc::from(r.try_get::<_, String>(1)?),
+                expires_at: r.try_get::<_, OffsetDateTime>(2)?.unix_timestamp(),
+                last_seen: AtomicI64::new(r.try_get::<_, OffsetDateTime>(3)?.unix_timestamp()),
                 loaded: Instant::now(),
             })),
             None => Cached::Gone,
@@ -199,7 +199,7 @@ impl Sessions {
 
     /// Records whether the revocation listener is connected. Either way the cache starts over:
     /// messages sent while nobody listened are lost.
-    pub async fn set_listening(&self, up: bool) {
+    pub fn set_listening(&self, up: bool) {
         self.listening.store(up, Ordering::Release);
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.cache.invalidate_all();

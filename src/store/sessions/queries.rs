@@ -110,16 +110,16 @@ impl Sessions {
     const INFO_COLUMNS: &'static str = "id, user_id, created_at, last_seen_at, expires_at, \
          host(ip), user_agent";
 
-    fn info(r: &tokio_postgres::Row) -> SessionInfo {
-        SessionInfo {
-            id: r.get(0),
-            user_id: r.get(1),
-            created_at: r.get(2),
-            last_seen_at: r.get(3),
-            expires_at: r.get(4),
-            ip: r.get(5),
-            user_agent: r.get(6),
-        }
+    fn info(r: &tokio_postgres::Row) -> Result<SessionInfo, StoreError> {
+        Ok(SessionInfo {
+            id: r.try_get(0)?,
+            user_id: r.try_get(1)?,
+            created_at: r.try_get(2)?,
+            last_seen_at: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+            ip: r.try_get(5)?,
+            user_agent: r.try_get(6)?,
+        })
     }
 
     /// One session if it is active at `now` and belongs to `user_id`.
@@ -138,7 +138,7 @@ impl Sessions {
         let row = client
             .query_opt(&sql, &[&sid, &user_id, &now, &(now - self.idle)])
             .await?;
-        Ok(row.as_ref().map(Self::info))
+        row.as_ref().map(Self::info).transpose()
     }
 
     /// The user's active sessions, newest first.
@@ -156,7 +156,7 @@ impl Sessions {
         let rows = client
             .query(&sql, &[&user_id, &now, &(now - self.idle)])
             .await?;
-        Ok(rows.iter().map(Self::info).collect())
+        rows.iter().map(Self::info).collect()
     }
 
     /// Active sessions of one user or of everyone, with usernames, newest first (for the CLI).
@@ -177,7 +177,9 @@ impl Sessions {
                 &[&user_id, &now, &(now - self.idle)],
             )
             .await?;
-        Ok(rows.iter().map(|r| (r.get(7), Self::info(r))).collect())
+        rows.iter()
+            .map(|r| Ok::<_, StoreError>((r.try_get(7)?, Self::info(r)?)))
+            .collect()
     }
 
     /// Revokes one session; `user_id` restricts it to that user's sessions. Returns whether an
@@ -275,15 +277,19 @@ impl Sessions {
         cause: Cause,
     ) -> Result<Vec<Uuid>, StoreError> {
         let rows = tx.query(sql, params).await?;
-        let all: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        let all = rows
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<Vec<Uuid>, _>>()?;
         invalidation::notify(&tx, &all).await?;
         tx.commit().await?;
         self.forget(&all).await;
-        let active: Vec<Uuid> = rows
-            .iter()
-            .filter(|r| r.get::<_, bool>(1))
-            .map(|r| r.get(0))
-            .collect();
+        let mut active = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.try_get::<_, bool>(1)? {
+                active.push(r.try_get(0)?);
+            }
+        }
         self.metrics.revoked(cause.as_str(), active.len() as u64);
         Ok(active)
     }
@@ -308,11 +314,11 @@ impl Sessions {
         let Some(row) = tx.query_opt(sql, &[&sid]).await? else {
             return Ok(Refreshed::Invalid);
         };
-        let mut session = Self::info(&row);
-        let current_gen: i64 = row.get(7);
-        let rotated_at: Option<OffsetDateTime> = row.get(8);
-        let not_revoked: bool = row.get(9);
-        let username: String = row.get(10);
+        let mut session = Self::info(&row)?;
+        let current_gen: i64 = row.try_get(7)?;
+        let rotated_at: Option<OffsetDateTime> = row.try_get(8)?;
+        let not_revoked: bool = row.try_get(9)?;
+        let username: String = row.try_get(10)?;
         let live = not_revoked
             && session.user_id == user_id
             && session.expires_at > now
