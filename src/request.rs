@@ -26,7 +26,7 @@ impl RequestMeta {
     }
 }
 
-/// CONTRACT §6: a browser request lists `text/html` explicitly in `Accept` (`*/*` alone does
+/// docs/contract.md §6: a browser request lists `text/html` explicitly in `Accept` (`*/*` alone does
 /// not count) and is not an `XMLHttpRequest`.
 pub fn is_browser(headers: &HeaderMap) -> bool {
     let html = headers.get_all("accept").iter().any(|v| {

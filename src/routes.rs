@@ -1,5 +1,5 @@
 //! The map of every route: `classify(method, path)` decides once what a request is, and the
-//! path rules of CONTRACT §6 (`bad_path`, public prefixes). Pure and unit-tested.
+//! path rules of docs/contract.md §6 (`bad_path`, public prefixes). Pure and unit-tested.
 
 use uuid::Uuid;
 
@@ -99,7 +99,7 @@ pub fn classify(method: &str, path: &str) -> Route {
     }
 }
 
-/// CONTRACT §6: dot segments, `%2F`, `%5C`, `%00`, a backslash or invalid percent-encoding
+/// docs/contract.md §6: dot segments, `%2F`, `%5C`, `%00`, a backslash or invalid percent-encoding
 /// make a path unacceptable. Checked before any routing decision, on the path as received.
 ///
 /// A segment is a dot segment when it reads `.` or `..` to any server behind the gateway:
@@ -205,7 +205,7 @@ fn percent_decode(bytes: &[u8], strict: bool) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// CONTRACT §6 for a request target as it arrived (`path[?query]`, or absolute-form): the path
+/// docs/contract.md §6 for a request target as it arrived (`path[?query]`, or absolute-form): the path
 /// must be acceptable, and nothing may sit in the target that a parser on either side could
 /// read differently from the path the gateway checked. A `#` is never valid in a request
 /// target; the `http` crate drops everything after it, while an upstream may not.

@@ -1,4 +1,4 @@
-//! The gateway's two cookies (CONTRACT §4): their names for the configured security mode, how a
+//! The gateway's two cookies (docs/contract.md §4): their names for the configured security mode, how a
 //! `Cookie` header is read (a name sent twice authenticates nothing), and `Set-Cookie` values.
 
 use std::time::Duration;

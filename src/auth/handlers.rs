@@ -228,7 +228,7 @@ struct RefreshBody {
 async fn refresh(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: RefreshBody = req.parse(Accepts::Json)?;
     // A client that holds its refresh token itself wants the new pair where it keeps the old
-    // one (CONTRACT §5), unless it asks for cookies outright.
+    // one (docs/contract.md §5), unless it asks for cookies outright.
     let transport = match body.token_transport.as_deref() {
         None if body.refresh_token.is_some() => Transport::Bearer,
         given => transport(given)?,

@@ -55,7 +55,7 @@ pub fn header_values(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 
     ]
 }
 
-/// CONTRACT §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
+/// docs/contract.md §6: a header whose name, lower-cased with `_` and `.` read as `-`, is an identity
 /// header name. Every other character a name may hold beside letters, digits and `-`
 /// (`!#$%&'*+^`|~`) is read as `-` too: CGI, WSGI and PHP turn each of them into `_`, so
 /// `X!Auth!User` is `HTTP_X_AUTH_USER` to them just as `X_Auth_User` is.

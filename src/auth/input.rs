@@ -7,7 +7,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::Error;
 
-/// Bodies above this are refused with 413 (CONTRACT §5).
+/// Bodies above this are refused with 413 (docs/contract.md §5).
 pub const MAX_BODY: usize = 16 * 1024;
 
 /// How a route accepts bodies.
@@ -79,7 +79,7 @@ const REPEATED: &str = "repeated key";
 
 /// A JSON value in which no object repeats a key, at any depth. serde_json keeps the last of
 /// two equal keys, while other parsers keep the first: a body that two readers could read
-/// differently is refused instead (CONTRACT §5), as a repeated form field is. Keys are
+/// differently is refused instead (docs/contract.md §5), as a repeated form field is. Keys are
 /// compared after unescaping, so `"a"` and `"\u0061"` are the same key.
 struct Unique(serde_json::Value);
 
@@ -183,7 +183,7 @@ pub struct Username {
     pub canonical: String,
 }
 
-/// CONTRACT §5: 3–64 characters after trimming and NFKC; letters, digits and `. _ - @`.
+/// docs/contract.md §5: 3–64 characters after trimming and NFKC; letters, digits and `. _ - @`.
 pub fn username(raw: &str) -> Result<Username, Error> {
     let display: String = raw.trim().nfkc().collect();
     let len = display.chars().count();
@@ -204,7 +204,7 @@ pub fn username(raw: &str) -> Result<Username, Error> {
     Ok(Username { display, canonical })
 }
 
-/// CONTRACT §5: 8–72 bytes of UTF-8, exactly as received.
+/// docs/contract.md §5: 8–72 bytes of UTF-8, exactly as received.
 pub fn password(raw: &str) -> Result<(), Error> {
     match raw.len() {
         0..=7 => Err(Error::Invalid(

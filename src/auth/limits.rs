@@ -1,4 +1,4 @@
-//! Brute-force limits on sign-in (CONTRACT §1 `GATEHOUSE_LOGIN_RATE`): failed logins are
+//! Brute-force limits on sign-in (docs/contract.md §1 `GATEHOUSE_LOGIN_RATE`): failed logins are
 //! counted per client IP and per canonical username in token buckets. A bucket refills at the
 //! configured rate, so a lock-out ends `period / count` after the failures stop: nobody can be
 //! locked out for good, and spreading guesses over many addresses still meets the username's

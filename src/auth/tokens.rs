@@ -1,4 +1,4 @@
-//! Minting and verifying the gateway's JWTs (CONTRACT §3). Pure: no I/O, `now` passed in.
+//! Minting and verifying the gateway's JWTs (docs/contract.md §3). Pure: no I/O, `now` passed in.
 //! Only HS256 is accepted, and every claim is checked for presence, type and value.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! The admin listener (CONTRACT §8): `/healthz`, `/readyz` and `/metrics`, never served on the
+//! The admin listener (docs/contract.md §8): `/healthz`, `/readyz` and `/metrics`, never served on the
 //! public listener.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use pingora::protocols::http::ServerSession;
 use crate::App;
 
 /// `/readyz` answers within this even when the database accepts connections but stops
-/// answering: a load balancer's probe must get "not ready", not hang (CONTRACT §8: 5 s).
+/// answering: a load balancer's probe must get "not ready", not hang (docs/contract.md §8: 5 s).
 const READY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub struct Admin {

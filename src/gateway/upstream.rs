@@ -1,4 +1,4 @@
-//! What crosses the gateway to the upstream and back (CONTRACT §6). The request goes on without
+//! What crosses the gateway to the upstream and back (docs/contract.md §6). The request goes on without
 //! what belongs to the gateway — identity headers under any spelling, its cookies, an
 //! `Authorization` that carried its token — and with the identity and forwarding headers; the
 //! response comes back with `X-Request-Id` and the cookies of an in-line refresh.

@@ -1,4 +1,4 @@
-//! The append-only audit record (`auth_events`, CONTRACT §2): who did what to which session,
+//! The append-only audit record (`auth_events`, docs/contract.md §2): who did what to which session,
 //! from where and when. Never a password, token or cookie.
 
 use std::net::IpAddr;

@@ -290,7 +290,7 @@ async fn an_in_line_refresh_through_caddy_delivers_both_cookies() {
     in_line_refresh_keeps_the_session(&proxy, &gw).await;
 }
 
-/// The identity headers of CONTRACT §6.
+/// The identity headers of docs/contract.md §6.
 const IDENTITY: [&str; 5] = [
     "X-Auth-User-Id",
     "X-Auth-User",
@@ -320,7 +320,7 @@ fn all_identity_spellings() -> Vec<String> {
     IDENTITY.into_iter().flat_map(spellings).collect()
 }
 
-/// The identity header `name` stands for under CONTRACT §6, if any.
+/// The identity header `name` stands for under docs/contract.md §6, if any.
 fn identity_of(name: &str) -> Option<&'static str> {
     let normal = name.replace(['_', '.'], "-");
     IDENTITY

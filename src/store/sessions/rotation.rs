@@ -16,7 +16,7 @@ pub enum RefreshDecision {
     Reuse,
 }
 
-/// The rotation rule of CONTRACT §3, with `now` passed in.
+/// The rotation rule of docs/contract.md §3, with `now` passed in.
 pub fn decide_refresh(
     token_gen: i64,
     current_gen: i64,
