@@ -21,6 +21,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod gateway;
+pub mod logs;
 pub mod metrics;
 pub mod origin;
 pub mod pages;

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod accounts;
-pub mod redact;
 
-use crate::config::{self, Config, LogFormat, RawConfig};
+use crate::config::{self, Config, RawConfig};
 use crate::store;
 
 #[derive(Parser, Debug)]
@@ -156,30 +155,6 @@ fn is_listener_bind_failure(panic_message: &str) -> bool {
     panic_message.starts_with("Failed to build listeners")
 }
 
-/// Every line, whoever emits it (gatehouse, Pingora through the `log` bridge, tokio-postgres),
-/// is redacted before it reaches stderr; see [`redact`].
-pub fn init_logging(config: &Config) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::Layer;
-
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let json = config.log_format == LogFormat::Json;
-    let fmt =
-        tracing_subscriber::fmt::layer().with_writer(redact::Redacting::new(std::io::stderr, json));
-    let fmt = if json {
-        fmt.json().boxed()
-    } else {
-        fmt.boxed()
-    };
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(redact::HeadDumpCap)
-        .with(fmt)
-        .try_init();
-}
-
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -203,7 +178,7 @@ pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure 
             1,
             format!(
                 "database error at {url}: {}",
-                redact::redact_str(&crate::error::Chain(other).to_string())
+                crate::logs::redact::redact_str(&crate::error::Chain(other).to_string())
             ),
         ),
     }
@@ -228,7 +203,7 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref())?;
-    init_logging(&config);
+    crate::logs::init_logging(&config);
     let default = Command::Serve {
         demo_upstream: false,
         upgrade: false,
