@@ -34,8 +34,10 @@ impl RawConfig {
                 let (k, v) = item.map_err(|e| dotenv_error(path, &e))?;
                 dotenv.insert(k, v);
             }
+            refuse_unknown(&dotenv, ".env")?;
             raw.apply_env(&dotenv, ".env");
         }
+        refuse_unknown(env, "environment")?;
         raw.apply_env(env, "environment");
         Ok(raw)
     }
@@ -93,6 +95,47 @@ impl RawConfig {
                 .and_then(|s| s.default)
         })
     }
+}
+
+/// docs/contract.md §1: a `GATEHOUSE_*` variable that names no setting stops start-up, as an
+/// unknown TOML key does: a misspelt `GATEHOUSE_COOKIE_SECUR=false` must not pass silently.
+fn refuse_unknown(env: &HashMap<String, String>, layer: &str) -> Result<(), ConfigError> {
+    let mut unknown: Vec<&String> = env
+        .keys()
+        .filter(|k| k.starts_with("GATEHOUSE_") && !SETTINGS.iter().any(|s| s.env == k.as_str()))
+        .collect();
+    unknown.sort();
+    match unknown.first() {
+        None => Ok(()),
+        Some(name) => {
+            let closest = SETTINGS
+                .iter()
+                .min_by_key(|s| edit_distance(s.env, name))
+                .map_or("", |s| s.env);
+            Err(ConfigError::new(
+                name.as_str(),
+                format!("unknown setting (in the {layer}); did you mean {closest}?"),
+            ))
+        }
+    }
+}
+
+/// Levenshtein distance, for naming the setting a misspelt name meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 fn one_line(s: &str) -> String {

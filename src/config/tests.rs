@@ -228,3 +228,21 @@ fn the_public_url_is_an_origin_and_nothing_more() {
         assert!(e.key.contains("public_url"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn an_unknown_gatehouse_variable_stops_start_up_naming_the_closest_setting() {
+    let env: HashMap<String, String> = [
+        ("GATEHOUSE_COOKIE_SECUR".to_string(), "false".to_string()),
+        ("OTHER_TOOL_SETTING".to_string(), "x".to_string()),
+    ]
+    .into_iter()
+    .collect();
+    let e = RawConfig::load(None, None, &env).unwrap_err();
+    assert_eq!(e.key, "GATEHOUSE_COOKIE_SECUR");
+    assert!(e.message.contains("GATEHOUSE_COOKIE_SECURE"), "{e}");
+    let fine: HashMap<String, String> =
+        [("GATEHOUSE_COOKIE_SECURE".to_string(), "false".to_string())]
+            .into_iter()
+            .collect();
+    assert!(RawConfig::load(None, None, &fine).is_ok());
+}
