@@ -15,6 +15,7 @@
 )]
 
 pub mod auth;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -141,7 +142,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     let upstream_addr = config::resolve_upstream(&config.upstream)?;
     let metrics = Metrics::new();
     let db = Db::new(&config.database_url, metrics.clone())
-        .map_err(|e| StartError::Other(error::Chain(&e).to_string()))?;
+        .map_err(|e| StartError::Other(chain::Chain(&e).to_string()))?;
     let (sessions, touches) = Sessions::new(
         db.clone(),
         config.cache_ttl,

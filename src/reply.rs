@@ -97,7 +97,7 @@ impl Reply {
     pub fn error(e: &Error) -> Self {
         let d = e.describe();
         if d.status >= 500 {
-            tracing::error!(error = %crate::error::Chain(e), code = d.code, "request failed");
+            tracing::error!(error = %crate::chain::Chain(e), code = d.code, "request failed");
         }
         Self::error_quiet(e)
     }

@@ -102,7 +102,10 @@ const MAX_CONNECTION_OPTIONS: usize = 8;
 /// identity headers in any spelling): those options are dropped from `Connection` instead, and
 /// the request is answered normally. Pingora would otherwise abort the request with no answer.
 /// A malformed option, or too many, is refused (400).
-pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'static str> {
+pub fn connection_options(
+    headers: &HeaderMap,
+    is_identity_header: impl Fn(&str) -> bool,
+) -> Result<ConnectionOptions, &'static str> {
     let values = headers.get_all(http::header::CONNECTION);
     let options = || {
         values
@@ -118,7 +121,7 @@ pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'st
             return Err("The Connection header names something that is not a header.");
         }
         count += 1;
-        dropped |= sets_itself(option);
+        dropped |= sets_itself(option, &is_identity_header);
     }
     if count > MAX_CONNECTION_OPTIONS {
         return Err("The Connection header names too many headers.");
@@ -126,7 +129,9 @@ pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'st
     if !dropped {
         return Ok(ConnectionOptions::Keep);
     }
-    let kept: Vec<&[u8]> = options().filter(|o| !sets_itself(o)).collect();
+    let kept: Vec<&[u8]> = options()
+        .filter(|o| !sets_itself(o, &is_identity_header))
+        .collect();
     let value = (!kept.is_empty())
         .then(|| http::HeaderValue::from_bytes(&kept.join(&b", "[..])).ok())
         .flatten();
@@ -134,7 +139,7 @@ pub fn connection_options(headers: &HeaderMap) -> Result<ConnectionOptions, &'st
 }
 
 /// Headers the gateway writes on every forwarded request.
-fn sets_itself(name: &[u8]) -> bool {
+fn sets_itself(name: &[u8], is_identity_header: &impl Fn(&str) -> bool) -> bool {
     const SET: [&[u8]; 5] = [
         b"host",
         b"x-forwarded-for",
@@ -143,7 +148,7 @@ fn sets_itself(name: &[u8]) -> bool {
         b"x-request-id",
     ];
     SET.iter().any(|n| n.eq_ignore_ascii_case(name))
-        || std::str::from_utf8(name).is_ok_and(crate::auth::identity::is_identity_header)
+        || std::str::from_utf8(name).is_ok_and(is_identity_header)
 }
 
 /// RFC 9110 §5.6.2 `tchar`.
@@ -249,10 +254,10 @@ mod tests {
         let with = |v: &'static str| {
             let mut h = HeaderMap::new();
             h.append("connection", v.parse().unwrap());
-            connection_options(&h)
+            connection_options(&h, crate::auth::identity::is_identity_header)
         };
         assert_eq!(
-            connection_options(&HeaderMap::new()),
+            connection_options(&HeaderMap::new(), |_| false),
             Ok(ConnectionOptions::Keep)
         );
         assert_eq!(with("keep-alive"), Ok(ConnectionOptions::Keep));

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::tokens::{self, Kind};
-use super::Identity;
+use super::identity::Identity;
 use crate::auth::identity;
 use crate::error::Error;
 use crate::store::audit::{self, Event};

@@ -25,6 +25,15 @@ pub enum PasswordError {
     Busy,
 }
 
+impl From<PasswordError> for crate::error::Error {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy => crate::error::Error::Busy,
+            other => crate::error::Error::Internal(other.to_string()),
+        }
+    }
+}
+
 pub struct Hasher {
     cost: u32,
     permits: Arc<Semaphore>,

@@ -178,7 +178,7 @@ pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure 
             1,
             format!(
                 "database error at {url}: {}",
-                crate::logs::redact::redact_str(&crate::error::Chain(other).to_string())
+                crate::logs::redact::redact_str(&crate::chain::Chain(other).to_string())
             ),
         ),
     }

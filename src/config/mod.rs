@@ -5,6 +5,7 @@
 //! default. Parsing a value that was given but is wrong is an error naming the key; it never
 //! falls back to the default.
 
+mod database_url;
 mod layers;
 mod settings;
 #[cfg(test)]
@@ -20,6 +21,7 @@ use ipnet::IpNet;
 
 use crate::origin::Origin;
 
+pub use database_url::{database_name, redact_url};
 pub use layers::RawConfig;
 pub use settings::{Setting, SETTINGS};
 pub use validate::{parse_duration, parse_rate, parse_upstream, resolve_upstream};

@@ -31,7 +31,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "database_url",
         default: Some("postgres://postgres@127.0.0.1:5432/gatehouse"),
         help: "PostgreSQL URL",
-        show: |c| crate::store::redact_url(&c.database_url),
+        show: |c| super::redact_url(&c.database_url),
     },
     Setting {
         env: "GATEHOUSE_LISTEN",

@@ -212,7 +212,7 @@ impl Field<'_> {
         let s = self.required()?;
         s.parse::<tokio_postgres::Config>()
             .map_err(|_| self.err("is not a PostgreSQL URL (postgres://user@host:port/db)"))?;
-        if crate::store::database_name(s).is_none() {
+        if super::database_name(s).is_none() {
             return Err(self.err("names no database"));
         }
         Ok(s.to_string())

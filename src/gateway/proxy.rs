@@ -138,7 +138,7 @@ impl ProxyHttp for Gateway {
             let reply = Box::pin(self.answer_auth_route(session, ctx)).await;
             return Box::pin(self.reply(session, ctx, reply)).await;
         }
-        match request::connection_options(&req.headers) {
+        match request::connection_options(&req.headers, auth::identity::is_identity_header) {
             Ok(request::ConnectionOptions::Keep) => {}
             Ok(request::ConnectionOptions::Rewrite(value)) => {
                 let req = session.req_header_mut();

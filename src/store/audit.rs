@@ -104,6 +104,6 @@ pub async fn record(db: &Db, event: Event<'_>) {
     }
     .await;
     if let Err(e) = result {
-        tracing::warn!(error = %crate::error::Chain(&e), kind = event.kind.as_str(), "could not write an audit event");
+        tracing::warn!(error = %crate::chain::Chain(&e), kind = event.kind.as_str(), "could not write an audit event");
     }
 }

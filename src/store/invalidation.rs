@@ -126,7 +126,7 @@ impl Listener<'_> {
                     let wait = backoff.after_failure(since.map(|t| t.elapsed()));
                     self.sessions.set_listening(false);
                     self.metrics.listener_reconnect();
-                    tracing::warn!(error = %crate::error::Chain(&e), retry_in_ms = wait.as_millis() as u64,
+                    tracing::warn!(error = %crate::chain::Chain(&e), retry_in_ms = wait.as_millis() as u64,
                         "revocation listener down; serving sessions from the database");
                     wait
                 }

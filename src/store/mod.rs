@@ -4,10 +4,9 @@
 pub mod audit;
 pub mod invalidation;
 pub mod sessions;
-mod url;
 pub mod users;
 
-pub use url::{database_name, redact_url};
+pub use crate::config::{database_name, redact_url};
 
 use std::borrow::Cow;
 use std::sync::Arc;

@@ -41,7 +41,7 @@ impl LastSeenFlusher {
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!(error = %crate::error::Chain(&e), sessions = ids.len(), "could not record last_seen_at");
+            tracing::warn!(error = %crate::chain::Chain(&e), sessions = ids.len(), "could not record last_seen_at");
         }
         ids.clear();
     }
