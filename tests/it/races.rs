@@ -77,6 +77,9 @@ async fn assert_no_session_survives(gw: &Gateway, answers: &[(Resp, Instant)], c
                 );
             }
             401 => assert_eq!(r.error(), "invalid_credentials"),
+            // On a loaded machine bcrypt's idle-class thread may be starved past the route's
+            // deadline; a sign-in that gave up created nothing, which is all this test asks.
+            503 => assert_eq!(r.error(), "unavailable"),
             other => panic!("sign-in answered {other}: {}", r.text()),
         }
     }
