@@ -103,8 +103,8 @@ pub enum Change<'a> {
 }
 
 impl Change<'_> {
-    /// The statement (`$1` the group's name, `$2` the users) returning the users whose
-    /// groups it changed, and the metric's name.
+    /// The metric's name, and the statement (`$1` the group's name, `$2` the users, NULL for
+    /// a delete) returning the users whose groups it changed.
     fn statement(&self) -> (&'static str, &'static str) {
         match self {
             Change::Add(_) => (
