@@ -154,8 +154,10 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .await?
         .ok_or(Error::Unauthorized)?;
     let sessions = app.sessions.list_active(id.user_id, req.now).await?;
+    let groups: Vec<&str> = id.groups().collect();
     let html = pages::account(&AccountPage {
         username: &user.username,
+        groups: &groups,
         created_at: crate::clock::rfc3339(user.created_at),
         current: id.session_id,
         sessions: &sessions,

@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use super::identity::{SESSION_ID, USER, USER_ID};
+use super::identity::{GROUPS, SESSION_ID, USER, USER_ID};
 use super::{authenticate_or_refresh, Credentials};
 use crate::error::Error;
 use crate::origin::Origin;
@@ -101,11 +101,12 @@ pub fn login_url(app: &App, rd: &str) -> String {
     )
 }
 
-fn identified(user_id: &str, user: &str, session_id: &str) -> Reply {
+fn identified(user_id: &str, user: &str, session_id: &str, groups: &str) -> Reply {
     Reply::empty(200)
         .header(USER_ID, user_id)
         .header(USER, user)
         .header(SESSION_ID, session_id)
+        .header(GROUPS, groups)
 }
 
 pub async fn check(
@@ -120,7 +121,7 @@ pub async fn check(
             return Err(Error::BadPath);
         }
         if routes::is_public(o.path(), &app.config.public_paths) {
-            return Ok(identified("", "", ""));
+            return Ok(identified("", "", "", ""));
         }
     }
     let creds = Credentials::from_headers(&meta.headers, &app.cookies);
@@ -130,6 +131,7 @@ pub async fn check(
                 &id.user_id.to_string(),
                 id.username(),
                 &id.session_id.to_string(),
+                id.header_values[3].to_str().unwrap_or_default(),
             );
             Ok(match pair {
                 Some(p) => {

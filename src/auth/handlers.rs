@@ -294,7 +294,12 @@ async fn me(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     Ok(Reply::json(
         200,
         &json!({
-            "user": { "id": user.id, "username": user.username, "created_at": rfc3339(user.created_at) },
+            "user": {
+                "id": user.id,
+                "username": user.username,
+                "created_at": rfc3339(user.created_at),
+                "groups": id.groups().collect::<Vec<_>>(),
+            },
             "session": {
                 "id": session.id,
                 "created_at": rfc3339(session.created_at),

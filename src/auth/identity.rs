@@ -8,50 +8,66 @@ use uuid::Uuid;
 pub const USER_ID: &str = "x-auth-user-id";
 pub const USER: &str = "x-auth-user";
 pub const SESSION_ID: &str = "x-auth-session-id";
-/// Reserved for the groups and the signed assertion (docs/contract.md §9, §11): stripped from
-/// every request already, so no client can set them before the gateway does.
+/// The user's groups, sorted, joined with `,` (docs/contract.md §9).
 pub const GROUPS: &str = "x-auth-groups";
+/// Reserved for the signed assertion (docs/contract.md §11): stripped from every request
+/// already, so no client can set it before the gateway does.
 pub const ASSERTION: &str = "x-auth-assertion";
 
 pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static(USER_ID);
 pub const X_AUTH_USER: HeaderName = HeaderName::from_static(USER);
 pub const X_AUTH_SESSION_ID: HeaderName = HeaderName::from_static(SESSION_ID);
+pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static(GROUPS);
 
 /// Who a request is, once authenticated.
 #[derive(Debug, Clone)]
 pub struct Identity {
     pub user_id: Uuid,
     pub session_id: Uuid,
-    /// The identity headers' values (user id, username, session id), ready to forward. Built
-    /// per request rather than shared with the cached session: a shared buffer's reference
-    /// count was one cache line every worker thread wrote on every request of that session.
-    pub header_values: [http::HeaderValue; 3],
+    /// The identity headers' values (user id, username, session id, groups), ready to forward.
+    /// Built per request rather than shared with the cached session: a shared buffer's
+    /// reference count was one cache line every worker thread wrote on every request of that
+    /// session.
+    pub header_values: [http::HeaderValue; 4],
 }
 
 impl Identity {
     pub fn username(&self) -> &str {
         std::str::from_utf8(self.header_values[1].as_bytes()).unwrap_or_default()
     }
+
+    /// The user's group names, sorted.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        std::str::from_utf8(self.header_values[3].as_bytes())
+            .unwrap_or_default()
+            .split(',')
+            .filter(|g| !g.is_empty())
+    }
 }
 
-/// `X-Auth-User-Id`, `X-Auth-User` and `X-Auth-Session-Id`, in one allocation.
-pub fn header_values(user_id: Uuid, username: &str, sid: Uuid) -> [HeaderValue; 3] {
-    let mut buf = bytes::BytesMut::with_capacity(72 + username.len());
+/// `X-Auth-User-Id`, `X-Auth-User`, `X-Auth-Session-Id` and `X-Auth-Groups`, in one
+/// allocation. `groups` is already joined with `,` (the session cache keeps it so).
+pub fn header_values(user_id: Uuid, username: &str, sid: Uuid, groups: &str) -> [HeaderValue; 4] {
+    let mut buf = bytes::BytesMut::with_capacity(72 + username.len() + groups.len());
     let mut uuid = [0u8; 36];
     buf.extend_from_slice(user_id.hyphenated().encode_lower(&mut uuid).as_bytes());
     // Usernames are letters, digits and `._-@`; non-ASCII letters travel as UTF-8 bytes,
     // which header values allow.
     buf.extend_from_slice(username.as_bytes());
     buf.extend_from_slice(sid.hyphenated().encode_lower(&mut uuid).as_bytes());
+    // Group names are `a-z 0-9 . _ -` (store/groups.rs), always a valid header value.
+    buf.extend_from_slice(groups.as_bytes());
     let all = buf.freeze();
     let name_end = 36 + username.len();
+    let sid_end = name_end + 36;
     let part = |range: std::ops::Range<usize>| {
         HeaderValue::from_maybe_shared(all.slice(range)).unwrap_or(HeaderValue::from_static(""))
     };
     [
         part(0..36),
         part(36..name_end),
-        part(name_end..name_end + 36),
+        part(name_end..sid_end),
+        part(sid_end..all.len()),
     ]
 }
 
@@ -97,11 +113,25 @@ mod tests {
     }
 
     #[test]
-    fn the_three_values_are_cut_from_one_buffer() {
+    fn the_four_values_are_cut_from_one_buffer() {
         let (user, sid) = (Uuid::new_v4(), Uuid::new_v4());
-        let [u, name, s] = header_values(user, "Zoë", sid);
+        let [u, name, s, g] = header_values(user, "Zoë", sid, "admins,ops");
         assert_eq!(u.as_bytes(), user.to_string().as_bytes());
         assert_eq!(name.as_bytes(), "Zoë".as_bytes());
         assert_eq!(s.as_bytes(), sid.to_string().as_bytes());
+        assert_eq!(g, "admins,ops");
+        let [.., none] = header_values(user, "Zoë", sid, "");
+        assert_eq!(none, "", "no groups: an empty value, still sent");
+    }
+
+    #[test]
+    fn the_groups_are_read_back_from_their_header_value() {
+        let id = |groups| Identity {
+            user_id: Uuid::nil(),
+            session_id: Uuid::nil(),
+            header_values: header_values(Uuid::nil(), "a", Uuid::nil(), groups),
+        };
+        assert_eq!(id("a,b").groups().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(id("").groups().count(), 0);
     }
 }

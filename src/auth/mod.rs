@@ -109,7 +109,12 @@ pub async fn authenticate(
     Ok(Identity {
         user_id: active.user_id,
         session_id: claims.sid,
-        header_values: identity::header_values(active.user_id, &active.username, claims.sid),
+        header_values: identity::header_values(
+            active.user_id,
+            &active.username,
+            claims.sid,
+            &active.groups,
+        ),
     })
 }
 
@@ -132,7 +137,7 @@ pub async fn authenticate_or_refresh(
             )
             .await?
             {
-                Some(p) => Ok((p.identity(), Some(p))),
+                Some((p, active)) => Ok((p.identity(&active.groups), Some(p))),
                 None => Err(Error::Unauthorized),
             }
         }

@@ -15,7 +15,7 @@ use super::tokens::{self, Kind};
 use crate::auth::identity;
 use crate::error::Error;
 use crate::store::audit::{self, Event};
-use crate::store::sessions::{Refreshed, SessionInfo};
+use crate::store::sessions::{Active, Refreshed, SessionInfo};
 use crate::App;
 
 /// A freshly minted pair and what it was minted for.
@@ -102,11 +102,17 @@ impl Pair {
         ]
     }
 
-    pub fn identity(&self) -> Identity {
+    /// The identity of this pair's session; `groups` as the session cache holds them.
+    pub fn identity(&self, groups: &str) -> Identity {
         Identity {
             user_id: self.user_id,
             session_id: self.session.id,
-            header_values: identity::header_values(self.user_id, &self.username, self.session.id),
+            header_values: identity::header_values(
+                self.user_id,
+                &self.username,
+                self.session.id,
+                groups,
+            ),
         }
     }
 }
@@ -187,14 +193,15 @@ impl InlineRefresh {
         }
     }
 
-    /// A new pair for the refresh `token`, or `None` when it is not (or no longer) usable.
+    /// A new pair for the refresh `token`, or `None` when it is not (or no longer) usable;
+    /// with the session as the cache holds it now (its groups are read there).
     pub async fn refresh(
         &self,
         app: &App,
         token: &str,
         now: OffsetDateTime,
         ip: Option<IpAddr>,
-    ) -> Result<Option<Arc<Pair>>, Error> {
+    ) -> Result<Option<(Arc<Pair>, Arc<Active>)>, Error> {
         let Ok(claims) = app.keys.verify(token, Kind::Refresh, now.unix_timestamp()) else {
             return Ok(None);
         };
@@ -219,7 +226,9 @@ impl InlineRefresh {
                 // A remembered pair must not outlive its session: a logout or revocation
                 // inside the grace window ends it too.
                 let live = app.sessions.lookup(pair.session.id, now).await?;
-                Ok(live.filter(|s| s.user_id == pair.user_id).map(|_| pair))
+                Ok(live
+                    .filter(|s| s.user_id == pair.user_id)
+                    .map(|active| (pair, active)))
             }
             Ok(_) => Ok(None),
             Err(e) => match &*e {
@@ -424,8 +433,9 @@ pub(crate) mod tests {
     fn the_identity_of_a_pair_is_its_user_and_session() {
         let app = app(&[]);
         let p = pair(&app, NOW + 60);
-        let id = p.identity();
+        let id = p.identity("ops");
         assert_eq!((id.user_id, id.session_id), (p.user_id, p.session.id));
         assert_eq!(id.header_values[1], "alice");
+        assert_eq!(id.header_values[3], "ops");
     }
 }

@@ -1,6 +1,7 @@
-//! The account commands: `user …` and `sessions …`. They use the same queries and the same
+//! The account commands: `user …` and `sessions …` (and what `group …` shares with them). They use the same queries and the same
 //! revocation path as the server, so a revocation here reaches running instances at once.
 
+use std::collections::HashMap;
 use std::io::Read;
 
 use serde_json::json;
@@ -13,7 +14,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, Event};
 use crate::store::sessions::{Cause, Sessions};
-use crate::store::{users, Db, StoreError};
+use crate::store::{groups, users, Db, StoreError};
 
 fn read_password(prompt: bool) -> Result<String, Failure> {
     if prompt {
@@ -28,18 +29,18 @@ fn read_password(prompt: bool) -> Result<String, Failure> {
     Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
 }
 
-struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     config: &'a Config,
-    db: Db,
-    sessions: Sessions,
+    pub(super) db: Db,
+    pub(super) sessions: Sessions,
 }
 
 impl Ctx<'_> {
-    fn db_err(&self) -> impl Fn(StoreError) -> Failure + '_ {
+    pub(super) fn db_err(&self) -> impl Fn(StoreError) -> Failure + '_ {
         move |e| unreachable_db(self.config, &e)
     }
 
-    async fn user_id(&self, name: &str) -> Result<Uuid, Failure> {
+    pub(super) async fn user_id(&self, name: &str) -> Result<Uuid, Failure> {
         let no_such = || Failure::new(1, format!("no such user: {name}"));
         let canonical = input::username(name).map_err(|_| no_such())?.canonical;
         users::credentials(&self.db, &canonical)
@@ -97,7 +98,7 @@ impl Ctx<'_> {
     }
 }
 
-fn context(config: &Config) -> Result<Ctx<'_>, Failure> {
+pub(super) fn context(config: &Config) -> Result<Ctx<'_>, Failure> {
     let db = Db::new(&config.database_url, Metrics::new())
         .map_err(|e| Failure::new(1, e.to_string()))?;
     let (sessions, _touches) = Sessions::new(
@@ -114,7 +115,7 @@ fn context(config: &Config) -> Result<Ctx<'_>, Failure> {
 }
 
 /// Prints rows as an aligned table.
-fn table(headers: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -182,18 +183,22 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
             }
             UserCommand::List => {
                 let list = users::list(&ctx.db).await.map_err(ctx.db_err())?;
+                let memberships: HashMap<Uuid, Vec<String>> =
+                    groups::of_everyone(&ctx.db).await.map_err(ctx.db_err())?.into_iter().collect();
+                let none = Vec::new();
+                let groups_of = |id: &Uuid| memberships.get(id).unwrap_or(&none);
                 if json {
                     let items: Vec<_> = list
                         .iter()
-                        .map(|u| json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled}))
+                        .map(|u| json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled, "groups": groups_of(&u.id)}))
                         .collect();
                     println!("{}", serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
-                        .map(|u| vec![u.username.clone(), u.id.to_string(), rfc3339(u.created_at), if u.disabled { "disabled" } else { "active" }.into()])
+                        .map(|u| vec![u.username.clone(), u.id.to_string(), rfc3339(u.created_at), if u.disabled { "disabled" } else { "active" }.into(), groups_of(&u.id).join(",")])
                         .collect();
-                    table(&["USERNAME", "ID", "CREATED", "STATE"], &rows);
+                    table(&["USERNAME", "ID", "CREATED", "STATE", "GROUPS"], &rows);
                 }
                 Ok(())
             }

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `user …`, `config check`. Each command
+//! The command line: `serve` (the default), `migrate`, `user …`, `sessions …`, `group …`,
+//! `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
 use std::path::{Path, PathBuf};
@@ -6,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod groups;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -21,7 +23,7 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user and sessions commands).
+    /// Print machine-readable JSON instead of tables (user, sessions and group commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -49,6 +51,10 @@ pub enum Command {
     /// List and revoke sessions; revocations reach running instances at once.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Manage groups and their members; a change reaches running instances at once and signs
+    /// nobody out.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -90,6 +96,28 @@ pub enum SessionsCommand {
         /// Revoke every session of this user instead.
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups with their member counts.
+    List,
+    /// Create a group (1–64 characters of a-z 0-9 . _ -).
+    Create { name: String },
+    /// Delete a group; its members leave it.
+    Delete { name: String },
+    /// Add users to a group.
+    Add {
+        name: String,
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Remove users from a group.
+    Remove {
+        name: String,
+        #[arg(required = true)]
+        users: Vec<String>,
     },
 }
 
@@ -228,6 +256,10 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Sessions(cmd) => {
             prepare_database(&config)?;
             accounts::sessions(&config, cmd, cli.json)
+        }
+        Command::Group(cmd) => {
+            prepare_database(&config)?;
+            groups::group(&config, cmd, cli.json)
         }
     }
 }

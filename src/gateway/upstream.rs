@@ -22,7 +22,9 @@ use pingora::http::{RequestHeader, ResponseHeader};
 
 use crate::auth::bearer;
 use crate::auth::cookies::{self, CookieNames};
-use crate::auth::identity::{is_identity_header, X_AUTH_SESSION_ID, X_AUTH_USER, X_AUTH_USER_ID};
+use crate::auth::identity::{
+    is_identity_header, X_AUTH_GROUPS, X_AUTH_SESSION_ID, X_AUTH_USER, X_AUTH_USER_ID,
+};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -31,8 +33,9 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 
 /// What the gateway knows about the request that the upstream should hear.
 pub struct Forwarding<'a> {
-    /// The identity headers' values (user id, username, session id); `None` on a public path.
-    pub identity: Option<&'a [HeaderValue; 3]>,
+    /// The identity headers' values (user id, username, session id, groups); `None` on a
+    /// public path.
+    pub identity: Option<&'a [HeaderValue; 4]>,
     /// The address the connection came from.
     pub peer: Option<IpAddr>,
     /// Whether `peer` is a trusted proxy, whose `X-Forwarded-Proto` and `-Host` are believed.
@@ -73,10 +76,12 @@ pub fn rewrite(
     for name in [AUTHORIZATION, PROXY_AUTHORIZATION] {
         bearer::withhold_ours(headers, name, &is_our_token);
     }
-    if let Some([user_id, user, session_id]) = f.identity {
+    if let Some([user_id, user, session_id, groups]) = f.identity {
         headers.insert(X_AUTH_USER_ID, user_id.clone());
         headers.insert(X_AUTH_USER, user.clone());
         headers.insert(X_AUTH_SESSION_ID, session_id.clone());
+        // Sent when empty too: the upstream can tell "no groups" from "not told".
+        headers.insert(X_AUTH_GROUPS, groups.clone());
     }
     if let Some(peer) = f.peer {
         // Appended as nginx does; upstreams should read it from the right.
@@ -211,11 +216,12 @@ mod tests {
         CookieNames::for_tests()
     }
 
-    fn identity() -> [HeaderValue; 3] {
+    fn identity() -> [HeaderValue; 4] {
         [
             HeaderValue::from_static("u-1"),
             HeaderValue::from_static("alice"),
             HeaderValue::from_static("s-1"),
+            HeaderValue::from_static("admins,ops"),
         ]
     }
 
@@ -295,6 +301,8 @@ mod tests {
             &[
                 ("x-auth-user", "mallory"),
                 ("x_auth_user_id", "forged"),
+                ("X_Auth.Groups", "root"),
+                ("x-auth-groups", "root"),
                 ("x-other", "1"),
             ],
             &f,
@@ -302,7 +310,9 @@ mod tests {
         assert_eq!(all(&h, "x-auth-user"), ["alice"]);
         assert_eq!(all(&h, "x-auth-user-id"), ["u-1"]);
         assert_eq!(all(&h, "x-auth-session-id"), ["s-1"]);
+        assert_eq!(all(&h, "x-auth-groups"), ["admins,ops"]);
         assert!(h.get("x_auth_user_id").is_none());
+        assert!(h.get("x_auth.groups").is_none());
         assert_eq!(all(&h, "x-other"), ["1"]);
         assert_eq!(all(&h, "x-request-id"), ["r-1"]);
     }

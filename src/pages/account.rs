@@ -1,4 +1,4 @@
-//! The account page: who is signed in, their sessions (revoke one, sign out everywhere else),
+//! The account page: who is signed in, their groups, their sessions (revoke one, sign out everywhere else),
 //! and sign out.
 
 use std::fmt::Write as _;
@@ -9,6 +9,8 @@ use crate::store::sessions::SessionInfo;
 
 pub struct AccountPage<'a> {
     pub username: &'a str,
+    /// Sorted group names.
+    pub groups: &'a [&'a str],
     pub created_at: String,
     pub current: uuid::Uuid,
     pub sessions: &'a [SessionInfo],
@@ -23,6 +25,16 @@ pub fn account(p: &AccountPage<'_>) -> String {
         escape(p.username),
         escape(&p.created_at)
     );
+    if p.groups.is_empty() {
+        body.push_str("<p class=\"muted\">You are in no groups.</p>");
+    } else {
+        let names: Vec<String> = p
+            .groups
+            .iter()
+            .map(|g| format!("<strong>{}</strong>", escape(g)))
+            .collect();
+        let _ = write!(body, "<p>Groups: {}.</p>", names.join(", "));
+    }
     let _ = write!(
         body,
         "<h2 style=\"font-size:1.1rem\">Active sessions</h2><table><thead><tr><th scope=\"col\">Device</th>\

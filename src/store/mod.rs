@@ -1,7 +1,8 @@
 //! Storage: the PostgreSQL pool, database creation and migrations. Queries live beside it in
-//! `users.rs` and `sessions.rs`; nothing outside `store/` writes SQL.
+//! `users.rs`, `groups.rs` and `sessions/`; nothing outside `store/` writes SQL.
 
 pub mod audit;
+pub mod groups;
 pub mod invalidation;
 pub mod sessions;
 pub mod users;

@@ -22,9 +22,23 @@ async fn gateway() -> Gateway {
 }
 
 #[tokio::test]
-async fn authenticated_checks_answer_200_with_all_three_identity_headers() {
+async fn authenticated_checks_answer_200_with_every_identity_header() {
     let gw = gateway().await;
+    // Membership changes reach the cache through the listener.
+    crate::instances::wait_listening(&gw).await;
     let jar = gw.signup("alice").await;
+    for path in ["/auth/verify", "/auth/forward"] {
+        let r = send(original(gw.req("GET", path).with(&jar), "GET", "/dash")).await;
+        assert_eq!(r.header("x-auth-groups"), Some(""), "{path}: no groups yet");
+    }
+    for args in [
+        &["group", "create", "ops"][..],
+        &["group", "create", "admins"],
+        &["group", "add", "ops", "alice"],
+        &["group", "add", "admins", "alice"],
+    ] {
+        assert_eq!(gw.cli_async(args, "").await.0, 0, "{args:?}");
+    }
     for path in ["/auth/verify", "/auth/forward"] {
         let r = send(original(gw.req("GET", path).with(&jar), "GET", "/dash")).await;
         assert_eq!(r.status, 200, "{path}");
@@ -35,6 +49,7 @@ async fn authenticated_checks_answer_200_with_all_three_identity_headers() {
             r.header("x-auth-session-id"),
             claims_of(jar.access())["sid"].as_str()
         );
+        assert_eq!(r.header("x-auth-groups"), Some("admins,ops"), "{path}");
     }
 }
 
@@ -44,7 +59,12 @@ async fn public_paths_answer_200_with_empty_identity_headers() {
     for path in ["/auth/verify", "/auth/forward"] {
         let r = send(original(gw.req("GET", path), "GET", "/public/logo.png")).await;
         assert_eq!(r.status, 200);
-        for h in ["x-auth-user", "x-auth-user-id", "x-auth-session-id"] {
+        for h in [
+            "x-auth-user",
+            "x-auth-user-id",
+            "x-auth-session-id",
+            "x-auth-groups",
+        ] {
             assert_eq!(r.header(h), Some(""), "{path} {h}");
         }
         let r = send(original(gw.req("GET", path), "GET", "/publicity")).await;

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::harness::*;
 
 /// Two gateways on one database, both caching sessions for 60 s.
-async fn pair() -> (Gateway, Gateway) {
+pub(crate) async fn pair() -> (Gateway, Gateway) {
     let a = Gateway::start_env(&[("GATEHOUSE_CACHE_TTL", "60s")]).await;
     let b = Gateway::start_with(
         Options {
@@ -24,7 +24,7 @@ async fn pair() -> (Gateway, Gateway) {
 }
 
 /// Waits until the gateway's revocation listener has connected.
-async fn wait_listening(gw: &Gateway) {
+pub(crate) async fn wait_listening(gw: &Gateway) {
     for _ in 0..200 {
         if gw.log_text().contains("listening for session revocations") {
             return;

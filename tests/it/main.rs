@@ -14,6 +14,7 @@ mod cli;
 mod config_secrets;
 mod forged_tokens;
 mod forward_auth;
+mod groups;
 mod harness;
 mod instances;
 mod logs;

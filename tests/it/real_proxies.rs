@@ -170,11 +170,18 @@ async fn journey(proxy: &Proxy, gw: &Gateway) {
             .header("X-Auth-User", "mallory")
             .header("X_Auth_User", "mallory")
             .header("X.Auth.User-Id", "00000000-0000-0000-0000-000000000000")
-            .header("x-auth-session-id", "forged"),
+            .header("x-auth-session-id", "forged")
+            .header("X-Auth-Groups", "root"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.echoed("x-auth-user"), vec!["alice"]);
+    // alice is in no group: the gateway's empty value (nginx sends no header for it).
+    assert!(
+        r.echoed("x-auth-groups").iter().all(String::is_empty),
+        "{:?}",
+        r.echoed("x-auth-groups")
+    );
     assert_eq!(
         r.echoed("x-auth-session-id"),
         vec![claims_of(jar.access())["sid"].as_str().unwrap()]
@@ -184,7 +191,13 @@ async fn journey(proxy: &Proxy, gw: &Gateway) {
         let normal = name.replace(['_', '.'], "-");
         if normal.starts_with("x-auth-") {
             assert!(
-                ["x-auth-user", "x-auth-user-id", "x-auth-session-id"].contains(&name.as_str()),
+                [
+                    "x-auth-user",
+                    "x-auth-user-id",
+                    "x-auth-session-id",
+                    "x-auth-groups"
+                ]
+                .contains(&name.as_str()),
                 "spoofed {name} reached the upstream"
             );
         }

@@ -27,6 +27,9 @@ pub use rotation::{decide_refresh, RefreshDecision};
 pub struct Active {
     pub user_id: Uuid,
     pub username: Arc<str>,
+    /// The user's group names, sorted and joined with `,` as `X-Auth-Groups` carries them
+    /// (names hold no commas). A change of membership makes every instance forget the entry.
+    pub groups: Arc<str>,
     pub expires_at: i64,
     /// Unix seconds of the last `last_seen_at` write we asked for; also drives the idle timeout.
     last_seen: AtomicI64,
@@ -57,6 +60,13 @@ pub struct Sessions {
 }
 
 const TOUCH_EVERY_SECS: i64 = 60;
+
+impl Active {
+    /// The group names, sorted.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.groups.split(',').filter(|g| !g.is_empty())
+    }
+}
 
 impl Sessions {
     /// Returns the sessions store and the receiving end of its `last_seen_at` queue, which
@@ -174,7 +184,10 @@ impl Sessions {
         let client = self.db.conn("session_lookup").await?;
         let row = client
             .query_opt(
-                "SELECT s.user_id, u.username, s.expires_at, s.last_seen_at
+                "SELECT s.user_id, u.username, s.expires_at, s.last_seen_at,
+                        coalesce((SELECT string_agg(g.name, ',' ORDER BY g.name COLLATE \"C\")
+                                  FROM user_groups ug JOIN groups g ON g.id = ug.group_id
+                                  WHERE ug.user_id = s.user_id), '')
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = $1 AND s.revoked_at IS NULL AND u.disabled_at IS NULL",
                 &[&sid],
@@ -186,6 +199,7 @@ impl Sessions {
                 username: Arc::from(r.try_get::<_, String>(1)?),
                 expires_at: r.try_get::<_, OffsetDateTime>(2)?.unix_timestamp(),
                 last_seen: AtomicI64::new(r.try_get::<_, OffsetDateTime>(3)?.unix_timestamp()),
+                groups: Arc::from(r.try_get::<_, String>(4)?),
                 loaded: Instant::now(),
             })),
             None => Cached::Gone,
