@@ -10,6 +10,8 @@
 mod decide;
 mod hosts;
 mod load;
+#[cfg(test)]
+mod load_tests;
 mod paths;
 mod upstream;
 

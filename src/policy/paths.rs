@@ -134,4 +134,77 @@ mod tests {
         assert_eq!(Prefix::parse("/a/").unwrap().as_str(), "/a");
         assert_eq!(Prefix::parse("/").unwrap().len(), 0);
     }
+
+    mod variants {
+        use super::*;
+        use crate::policy::{decide, routes_from, Facts, Outcome};
+        use proptest::prelude::*;
+
+        /// A segment spelt another way: some characters percent-encoded (either case of hex),
+        /// maybe a `;parameter`.
+        fn spelt(segment: &str, encode: &[bool], upper: bool, param: &Option<String>) -> String {
+            let mut out = String::new();
+            for (i, c) in segment.chars().enumerate() {
+                if encode.get(i).copied().unwrap_or(false) {
+                    let hex = format!("%{:02x}", c as u32);
+                    out.push_str(&if upper { hex.to_uppercase() } else { hex });
+                } else {
+                    out.push(c);
+                }
+            }
+            if let Some(p) = param {
+                out.push(';');
+                out.push_str(p);
+            }
+            out
+        }
+
+        fn segment() -> impl Strategy<Value = String> {
+            // No `.`/`..` segments: those are refused before routing (routes.rs).
+            "[a-zA-Z0-9_~-][a-zA-Z0-9._~-]{0,7}"
+        }
+
+        fn spelling() -> impl Strategy<Value = (Vec<bool>, bool, Option<String>, bool)> {
+            (
+                proptest::collection::vec(any::<bool>(), 8),
+                any::<bool>(),
+                proptest::option::of("[a-z0-9=]{0,6}"),
+                any::<bool>(),
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn a_denied_prefix_stays_denied_however_its_segments_are_spelt(
+                prefix in proptest::collection::vec(segment(), 1..4),
+                rest in proptest::collection::vec(segment(), 0..3),
+                spellings in proptest::collection::vec(spelling(), 7),
+            ) {
+                let config = format!(
+                    "[[routes]]\nname = \"r\"\nupstream = \"127.0.0.1:1\"\npolicy = \"bypass\"\n\
+                     [[routes.rules]]\npaths = [\"/{}\"]\npolicy = \"deny\"",
+                    prefix.join("/")
+                );
+                let routes = routes_from(&config).unwrap();
+                let mut path = String::new();
+                for (seg, (encode, upper, param, doubled)) in
+                    prefix.iter().chain(rest.iter()).zip(spellings.iter())
+                {
+                    path.push_str(if *doubled { "//" } else { "/" });
+                    path.push_str(&spelt(seg, encode, *upper, param));
+                }
+                prop_assume!(crate::routes::path_is_acceptable(&path));
+                let route = routes.choose("any.example", &path).unwrap();
+                let normal = normalise_path(&path);
+                let facts = Facts {
+                    method: &http::Method::GET,
+                    path: &normal,
+                    client: None,
+                    user: None,
+                };
+                let d = decide(route, &facts);
+                prop_assert_eq!((d.outcome, d.rule), (Outcome::Forbidden, Some(0)), "{}", path);
+            }
+        }
+    }
 }
