@@ -109,6 +109,9 @@ impl RawConfig {
 
 /// The key a route's problem is reported under: `routes."grafana".upstream`.
 pub(super) fn route_key(e: &RouteError) -> String {
+    if e.route.is_empty() {
+        return "routes".into();
+    }
     format!("routes.{}.{}", e.route, e.field)
 }
 

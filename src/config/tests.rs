@@ -325,4 +325,8 @@ fn a_route_error_names_the_route_in_its_key() {
         .unwrap();
     let e = raw.validate().unwrap_err();
     assert_eq!(e.key, "routes.\"grafana\".upstream", "{e}");
+    let e = RawConfig::default()
+        .apply_toml("routes = \"all\"")
+        .unwrap_err();
+    assert_eq!(e.key, "routes", "{e}");
 }

@@ -42,6 +42,7 @@ pub struct RawRule {
 }
 
 /// A problem with one route: its name (or position when it has none), the field, what is wrong.
+/// An empty `route` is a problem with `routes` as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteError {
     pub route: String,
@@ -51,6 +52,9 @@ pub struct RouteError {
 
 impl fmt::Display for RouteError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.route.is_empty() {
+            return write!(f, "routes: {}", self.message);
+        }
         write!(f, "route {}: {}: {}", self.route, self.field, self.message)
     }
 }
@@ -61,11 +65,7 @@ impl std::error::Error for RouteError {}
 /// key is reported with the name of its route.
 pub fn parse_toml_routes(value: toml::Value) -> Result<Vec<RawRoute>, RouteError> {
     let toml::Value::Array(items) = value else {
-        return Err(error(
-            "routes",
-            "routes",
-            "must be an array of tables: [[routes]]",
-        ));
+        return Err(error("", "", "must be an array of tables: [[routes]]"));
     };
     items
         .into_iter()
@@ -76,7 +76,7 @@ pub fn parse_toml_routes(value: toml::Value) -> Result<Vec<RawRoute>, RouteError
                 .and_then(toml::Value::as_str)
                 .map_or_else(|| format!("#{}", i + 1), |n| format!("{n:?}"));
             item.try_into::<RawRoute>()
-                .map_err(|e| error(&label, "routes", e.message().trim()))
+                .map_err(|e| error(&label, "table", e.message().trim()))
         })
         .collect()
 }
@@ -100,7 +100,7 @@ impl Routes {
         let mut claimed: HashMap<(Option<HostPattern>, String), String> = HashMap::new();
         for (i, r) in raw.iter().enumerate() {
             let (route, patterns) = compile_route(r, i, default_policy)?;
-            if !routes.iter().all(|other: &Route| other.name != route.name) {
+            if routes.iter().any(|other: &Route| other.name == route.name) {
                 return Err(error(
                     &label(&route.name),
                     "name",

@@ -148,9 +148,9 @@ fn method_names_are_upper_case_tokens() {
 #[test]
 fn unknown_keys_and_missing_names_are_refused_by_route() {
     let e = refused(&route("alow = [\"group:x\"]"));
-    assert_names(&e, "r", "routes", "alow");
+    assert_names(&e, "r", "table", "alow");
     let e = refused(&route("[[routes.rules]]\npath = [\"/x\"]"));
-    assert_names(&e, "r", "routes", "path");
+    assert_names(&e, "r", "table", "path");
     let e = refused("[[routes]]\nupstream = \"h:1\"");
     assert_eq!((e.route.as_str(), e.field.as_str()), ("#1", "name"), "{e}");
     assert_names(

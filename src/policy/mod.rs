@@ -136,13 +136,18 @@ impl Routes {
     /// The route for a request: docs/contract.md §9 "Choosing the route". `host` is the `Host`
     /// header (or `:authority`) as received; `path` is the request path as received.
     pub fn choose(&self, host: &str, path: &str) -> Option<&Route> {
+        self.choose_normalised(host, &normalise_path(path))
+    }
+
+    /// [`Routes::choose`] for a path already through [`normalise_path`], which [`decide`]
+    /// needs too: the gateway normalises once per request.
+    pub fn choose_normalised(&self, host: &str, path: &str) -> Option<&Route> {
         let host = normalise_host(host);
-        let path = normalise_path(path);
         self.hosts
             .candidates(&host)
             .iter()
             .map(|&i| &self.routes[i])
-            .filter(|r| r.path.matches(&path))
+            .filter(|r| r.path.matches(path))
             .max_by_key(|r| r.path.len())
     }
 
