@@ -2,6 +2,7 @@
 //! longest `*.suffix`, then routes that name no host.
 
 use std::collections::HashMap;
+use std::fmt;
 
 /// The host a request names, as routes compare it: port dropped, lower-cased, a trailing dot
 /// dropped (`Example.COM.:443` is `example.com`). An IPv6 literal keeps its brackets.
@@ -71,6 +72,15 @@ impl HostPattern {
         Err(format!(
             "host {s:?} is not a host name or *.suffix (no port, no scheme)"
         ))
+    }
+}
+
+impl fmt::Display for HostPattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostPattern::Exact(name) => f.write_str(name),
+            HostPattern::Suffix(suffix) => write!(f, "*{suffix}"),
+        }
     }
 }
 

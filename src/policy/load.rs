@@ -67,6 +67,14 @@ pub fn parse_toml_routes(value: toml::Value) -> Result<Vec<RawRoute>, RouteError
     let toml::Value::Array(items) = value else {
         return Err(error("", "", "must be an array of tables: [[routes]]"));
     };
+    if items.is_empty() {
+        // Zero routes would answer 404 to everything; the implicit route needs no `routes`.
+        return Err(error(
+            "",
+            "",
+            "is empty; leave it out to use the implicit route",
+        ));
+    }
     items
         .into_iter()
         .enumerate()
@@ -113,13 +121,9 @@ impl Routes {
                 patterns.iter().cloned().map(Some).collect()
             };
             for key in keys {
-                let shown = key.as_ref().map_or_else(
-                    || "any host".to_string(),
-                    |p| match p {
-                        HostPattern::Exact(n) => n.clone(),
-                        HostPattern::Suffix(s) => format!("*{s}"),
-                    },
-                );
+                let shown = key
+                    .as_ref()
+                    .map_or_else(|| "any host".to_string(), ToString::to_string);
                 if let Some(other) =
                     claimed.insert((key, route.path.as_str().into()), route.name.clone())
                 {
@@ -280,13 +284,7 @@ fn compile_route(
             ))
         }
     };
-    let hosts = patterns
-        .iter()
-        .map(|p| match p {
-            HostPattern::Exact(n) => n.clone(),
-            HostPattern::Suffix(s) => format!("*{s}"),
-        })
-        .collect();
+    let hosts = patterns.iter().map(ToString::to_string).collect();
     let route = Route {
         name,
         hosts,
