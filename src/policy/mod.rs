@@ -8,6 +8,8 @@
 //! ([`Routes::implicit`]) that behaves exactly as §6.
 
 mod decide;
+#[cfg(test)]
+mod decide_tests;
 mod hosts;
 mod load;
 #[cfg(test)]
