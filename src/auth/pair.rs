@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::identity::Identity;
 use super::tokens::{self, Kind};
+use super::identity::Identity;
 use crate::auth::identity;
 use crate::error::Error;
 use crate::store::audit::{self, Event};
