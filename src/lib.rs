@@ -26,6 +26,7 @@ pub mod logs;
 pub mod metrics;
 pub mod origin;
 pub mod pages;
+pub mod policy;
 pub mod reply;
 pub mod request;
 pub mod routes;

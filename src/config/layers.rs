@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::policy::{parse_toml_routes, RawRoute, RouteError};
+
 use super::{ConfigError, SETTINGS};
 
 /// Raw values before validation, each with the name of the layer it came from.
 #[derive(Debug, Default)]
 pub struct RawConfig {
     values: HashMap<&'static str, (String, String)>,
+    /// The file's `[[routes]]`, read into route tables by validation; only the file has them.
+    pub(super) routes: Option<Vec<RawRoute>>,
 }
 
 impl RawConfig {
@@ -47,6 +51,12 @@ impl RawConfig {
             .parse()
             .map_err(|e: toml::de::Error| toml_error(text, &e))?;
         for (key, value) in table {
+            if key == "routes" {
+                let routes = parse_toml_routes(value)
+                    .map_err(|e| ConfigError::new(route_key(&e), e.message))?;
+                self.routes = Some(routes);
+                continue;
+            }
             let setting = SETTINGS
                 .iter()
                 .find(|s| s.key == key)
@@ -95,6 +105,14 @@ impl RawConfig {
                 .and_then(|s| s.default)
         })
     }
+}
+
+/// The key a route's problem is reported under: `routes."grafana".upstream`.
+pub(super) fn route_key(e: &RouteError) -> String {
+    if e.route.is_empty() {
+        return "routes".into();
+    }
+    format!("routes.{}.{}", e.route, e.field)
 }
 
 /// docs/contract.md §1: a `GATEHOUSE_*` variable that names no setting stops start-up, as an

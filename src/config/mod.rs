@@ -20,11 +20,13 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::origin::Origin;
+use crate::policy::{Policy, Routes};
 
+pub use crate::policy::{parse_upstream, Upstream};
 pub use database_url::{database_name, redact_url};
 pub use layers::RawConfig;
 pub use settings::{Setting, SETTINGS};
-pub use validate::{parse_duration, parse_rate, parse_upstream, resolve_upstream};
+pub use validate::{parse_duration, parse_rate, resolve_upstream};
 
 /// A configuration problem: which setting, and what is wrong with it. Printed as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,25 +68,6 @@ pub enum LogFormat {
     Json,
 }
 
-/// Where proxied requests go.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
-    pub host: String,
-    pub port: u16,
-    pub tls: bool,
-}
-
-impl Upstream {
-    /// `host:port` for resolution and for logs.
-    pub fn authority(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-}
-
 /// A login rate: `count` failures per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -114,6 +97,11 @@ pub struct Config {
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
     pub registration_open: bool,
+    /// The policy of a route (or the implicit route) that names none.
+    pub default_policy: Policy,
+    /// docs/contract.md §9: the configured `[[routes]]`, or the implicit route built from
+    /// `upstream`, `public_paths` and `default_policy` when there are none.
+    pub routes: Routes,
     pub bcrypt_cost: u32,
     pub cache_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,

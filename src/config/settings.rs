@@ -166,6 +166,14 @@ pub const SETTINGS: &[Setting] = &[
         },
     },
     Setting {
+        env: "GATEHOUSE_DEFAULT_POLICY",
+        key: "default_policy",
+        default: Some("one_factor"),
+        help:
+            "policy where no route or rule says otherwise: deny, bypass, one_factor or two_factor",
+        show: |c| c.default_policy.to_string(),
+    },
+    Setting {
         env: "GATEHOUSE_BCRYPT_COST",
         key: "bcrypt_cost",
         default: Some("12"),

@@ -246,3 +246,87 @@ fn an_unknown_gatehouse_variable_stops_start_up_naming_the_closest_setting() {
             .collect();
     assert!(RawConfig::load(None, None, &fine).is_ok());
 }
+
+#[test]
+fn without_routes_the_implicit_route_uses_the_upstream_public_paths_and_default_policy() {
+    let c = validate(&[
+        ("GATEHOUSE_UPSTREAM", "http://app.internal:9000"),
+        ("GATEHOUSE_PUBLIC_PATHS", "/public"),
+        ("GATEHOUSE_DEFAULT_POLICY", "two_factor"),
+    ])
+    .unwrap();
+    assert_eq!(c.default_policy, crate::policy::Policy::TwoFactor);
+    let route = c.routes.choose("any.example", "/x").unwrap();
+    assert_eq!(route.upstream.as_ref().map(|u| u.port), Some(9000));
+    assert_eq!(route.policy, crate::policy::Policy::TwoFactor);
+    assert_eq!(route.rules.len(), 1);
+    assert_eq!(route.rules[0].policy, crate::policy::Policy::Bypass);
+    assert_eq!(
+        validate(&[]).unwrap().default_policy,
+        crate::policy::Policy::OneFactor
+    );
+}
+
+#[test]
+fn an_unknown_default_policy_names_its_key() {
+    let e = validate(&[("GATEHOUSE_DEFAULT_POLICY", "maybe")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_DEFAULT_POLICY"), "{e}");
+    assert!(e.message.contains("maybe"), "{e}");
+}
+
+#[test]
+fn the_file_may_hold_routes_and_still_refuses_other_unknown_keys() {
+    let mut raw = RawConfig::default();
+    raw.apply_toml(
+        r#"
+        default_policy = "deny"
+        [[routes]]
+        name = "grafana"
+        hosts = ["grafana.example.com"]
+        upstream = "http://127.0.0.1:3000"
+        policy = "one_factor"
+          [[routes.rules]]
+          paths = ["/api/health"]
+          policy = "bypass"
+        [[routes]]
+        name = "closed"
+        "#,
+    )
+    .unwrap();
+    let c = raw.validate().unwrap();
+    assert_eq!(c.routes.len(), 2);
+    assert_eq!(
+        c.routes
+            .choose("grafana.example.com", "/")
+            .map(|r| r.name.as_str()),
+        Some("grafana")
+    );
+    // A route without a policy takes default_policy: here deny, so it needs no upstream.
+    let closed = c.routes.choose("other.example", "/").unwrap();
+    assert_eq!(closed.policy, crate::policy::Policy::Deny);
+
+    let mut raw = RawConfig::default();
+    assert_eq!(
+        raw.apply_toml("[[rutes]]\nname = \"x\"").unwrap_err().key,
+        "rutes"
+    );
+}
+
+#[test]
+fn a_route_error_names_the_route_in_its_key() {
+    let mut raw = RawConfig::default();
+    let e = raw
+        .apply_toml("[[routes]]\nname = \"grafana\"\nupstreem = \"h:1\"")
+        .unwrap_err();
+    assert!(e.key.contains("grafana"), "{e}");
+    assert_eq!(e.to_string().lines().count(), 1);
+    let mut raw = RawConfig::default();
+    raw.apply_toml("[[routes]]\nname = \"grafana\"\npolicy = \"one_factor\"")
+        .unwrap();
+    let e = raw.validate().unwrap_err();
+    assert_eq!(e.key, "routes.\"grafana\".upstream", "{e}");
+    let e = RawConfig::default()
+        .apply_toml("routes = \"all\"")
+        .unwrap_err();
+    assert_eq!(e.key, "routes", "{e}");
+}

@@ -7,8 +7,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::origin::Origin;
+use crate::policy::{Policy, Routes};
 
-use super::{Config, ConfigError, LogFormat, Rate, RawConfig, Secret, Upstream, SETTINGS};
+use super::{
+    parse_upstream, Config, ConfigError, LogFormat, Rate, RawConfig, Secret, Upstream, SETTINGS,
+};
 
 impl RawConfig {
     /// Validates every value; the first problem found is returned.
@@ -74,14 +77,26 @@ impl RawConfig {
             .map(|d| parse_cookie_domain(d).map_err(|m| v("cookie_domain").err(m)))
             .transpose()?;
 
+        let upstream = v("upstream").upstream()?;
+        let public_paths = v("public_paths").list(parse_public_path)?;
+        let default_policy: Policy = v("default_policy")
+            .required()?
+            .parse()
+            .map_err(|m: String| v("default_policy").err(m))?;
+        let routes = match &self.routes {
+            Some(raw) => Routes::compile(raw, default_policy),
+            None => Routes::implicit(upstream.clone(), &public_paths, default_policy),
+        }
+        .map_err(|e| ConfigError::new(super::layers::route_key(&e), e.message))?;
+
         Ok(Config {
             database_url: v("database_url").database_url()?,
             listen,
             admin_listen: v("admin_listen").socket_addr()?,
-            upstream: v("upstream").upstream()?,
+            upstream,
             upstream_timeout: v("upstream_timeout").duration()?,
             header_timeout: v("header_timeout").duration()?,
-            public_paths: v("public_paths").list(parse_public_path)?,
+            public_paths,
             public_url,
             allowed_redirect_hosts: v("allowed_redirect_hosts").list(parse_redirect_host)?,
             jwt_secret,
@@ -102,6 +117,8 @@ impl RawConfig {
                     )))
                 }
             },
+            default_policy,
+            routes,
             bcrypt_cost: bcrypt_cost as u32,
             cache_ttl: v("cache_ttl").duration()?,
             trusted_proxies: v("trusted_proxies").list(|s| {
@@ -254,43 +271,6 @@ pub fn parse_rate(s: &str) -> Option<Rate> {
         _ => return None,
     };
     Some(Rate { count, period })
-}
-
-pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
-    let (tls, rest) = if let Some(r) = s.strip_prefix("https://") {
-        (true, r)
-    } else if let Some(r) = s.strip_prefix("http://") {
-        (false, r)
-    } else if s.contains("://") {
-        return Err(format!(
-            "{s:?}: only http:// and https:// upstreams are supported"
-        ));
-    } else {
-        (false, s)
-    };
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    if rest.contains('/') || rest.contains('@') || rest.contains('?') {
-        return Err(format!("{s:?} must be host:port without a path"));
-    }
-    let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && !h.ends_with(':') => {
-            let port: u16 = p
-                .parse()
-                .map_err(|_| format!("{s:?} has an invalid port"))?;
-            (
-                h.trim_start_matches('[').trim_end_matches(']').to_string(),
-                port,
-            )
-        }
-        _ if !rest.is_empty() && !rest.contains(':') => {
-            (rest.to_string(), if tls { 443 } else { 80 })
-        }
-        _ => return Err(format!("{s:?} is not host:port")),
-    };
-    if host.is_empty() || port == 0 {
-        return Err(format!("{s:?} is not host:port"));
-    }
-    Ok(Upstream { host, port, tls })
 }
 
 /// Resolves the upstream once; failure is reported by the caller as a configuration error.
