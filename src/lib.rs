@@ -140,6 +140,7 @@ fn bcrypt_concurrency() -> usize {
 /// addresses (sent over `upgrade_socket(&config)` when that process gets SIGQUIT), so a new
 /// binary replaces the old one without refusing a connection.
 pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
+    refuse_unenforced_policy(&config)?;
     let upstream_addr = config::resolve_upstream(&config.upstream)?;
     let metrics = Metrics::new();
     let db = Db::new(&config.database_url, metrics.clone())
@@ -220,6 +221,27 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         gateway::services::Revocations(app.clone()),
     ));
     Ok((server, app))
+}
+
+/// `[[routes]]` and `GATEHOUSE_DEFAULT_POLICY` are read and checked (`gatehouse config check`
+/// reports their errors), but the proxy does not decide with them yet. Serving a configuration
+/// that says `deny` while forwarding as `one_factor` would fail open, so `serve` refuses it.
+pub fn refuse_unenforced_policy(config: &Config) -> Result<(), StartError> {
+    if config.routes_configured {
+        return Err(ConfigError::new(
+            "routes",
+            "[[routes]] are checked but not yet enforced by this version; remove them",
+        )
+        .into());
+    }
+    if config.default_policy != policy::Policy::OneFactor {
+        return Err(ConfigError::new(
+            "GATEHOUSE_DEFAULT_POLICY (default_policy)",
+            "only one_factor is enforced by this version",
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Where the old process hands its listening sockets to the new one during an upgrade: one

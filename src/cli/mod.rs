@@ -231,12 +231,20 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref())?;
-    crate::logs::init_logging(&config);
     let default = Command::Serve {
         demo_upstream: false,
         upgrade: false,
     };
-    match cli.command.unwrap_or(default) {
+    let command = cli.command.unwrap_or(default);
+    if matches!(command, Command::Serve { .. }) {
+        // Before anything is touched (logging, the database): see `refuse_unenforced_policy`.
+        crate::refuse_unenforced_policy(&config).map_err(|e| match e {
+            crate::StartError::Config(c) => Failure::from(c),
+            crate::StartError::Other(m) => Failure::new(1, m),
+        })?;
+    }
+    crate::logs::init_logging(&config);
+    match command {
         Command::Serve {
             demo_upstream,
             upgrade,

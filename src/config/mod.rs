@@ -102,6 +102,8 @@ pub struct Config {
     /// docs/contract.md §9: the configured `[[routes]]`, or the implicit route built from
     /// `upstream`, `public_paths` and `default_policy` when there are none.
     pub routes: Routes,
+    /// Whether the file gave `[[routes]]` (rather than the implicit route).
+    pub routes_configured: bool,
     pub bcrypt_cost: u32,
     pub cache_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,

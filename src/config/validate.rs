@@ -119,6 +119,7 @@ impl RawConfig {
             },
             default_policy,
             routes,
+            routes_configured: self.routes.is_some(),
             bcrypt_cost: bcrypt_cost as u32,
             cache_ttl: v("cache_ttl").duration()?,
             trusted_proxies: v("trusted_proxies").list(|s| {
