@@ -122,15 +122,20 @@ async fn an_access_token_is_not_a_refresh_token_and_the_reverse() {
     assert_eq!(r.status, 401);
 }
 
-#[tokio::test]
-async fn bearer_clients_refresh_with_the_token_in_the_body() {
-    let gw = Gateway::start().await;
+/// alice, registered and signed in with bearer transport: the login body, tokens in it.
+async fn bearer_login(gw: &Gateway) -> serde_json::Value {
     gw.register("alice", PASSWORD).await;
-    let login = send(gw.req("POST", "/auth/login").json(&json!({
+    send(gw.req("POST", "/auth/login").json(&json!({
         "username": "alice", "password": PASSWORD, "token_transport": "bearer",
     })))
     .await
-    .json();
+    .json()
+}
+
+#[tokio::test]
+async fn bearer_clients_refresh_with_the_token_in_the_body() {
+    let gw = Gateway::start().await;
+    let login = bearer_login(&gw).await;
     let r = send(gw.req("POST", "/auth/refresh").json(&json!({
         "refresh_token": login["refresh_token"], "token_transport": "bearer",
     })))
@@ -167,12 +172,7 @@ async fn a_refresh_when_the_database_is_down_is_503_and_consumes_nothing() {
 #[tokio::test]
 async fn a_refresh_token_sent_in_the_body_is_answered_in_the_body() {
     let gw = Gateway::start().await;
-    gw.register("alice", PASSWORD).await;
-    let login = send(gw.req("POST", "/auth/login").json(&json!({
-        "username": "alice", "password": PASSWORD, "token_transport": "bearer",
-    })))
-    .await
-    .json();
+    let login = bearer_login(&gw).await;
     let r = send(
         gw.req("POST", "/auth/refresh")
             .json(&json!({ "refresh_token": login["refresh_token"] })),

@@ -20,56 +20,50 @@ impl Gateway {
             .unwrap()
     }
 
-    /// Runs a `gatehouse` subcommand against this gateway's database and settings.
-    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .current_dir(std::env::temp_dir())
+    /// A `gatehouse` subcommand with this gateway's database and settings, its pipes open.
+    fn subcommand(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        cmd.current_dir(std::env::temp_dir())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .env("GATEHOUSE_LOG", "warn")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs a `gatehouse` subcommand against this gateway's database and settings.
+    pub fn cli(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        use std::io::Write;
+        let mut child = self.subcommand(args).spawn().unwrap();
         child
             .stdin
             .take()
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        outcome(child.wait_with_output().unwrap())
     }
 
     /// [`Gateway::cli`] without blocking the test's other futures.
     pub async fn cli_async(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
         use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
-            .current_dir(std::env::temp_dir())
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("GATEHOUSE_LOG", "warn")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+        let mut child = tokio::process::Command::from(self.subcommand(args))
             .spawn()
             .unwrap();
         let mut input = child.stdin.take().unwrap();
         input.write_all(stdin.as_bytes()).await.unwrap();
         drop(input);
-        let out = child.wait_with_output().await.unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        outcome(child.wait_with_output().await.unwrap())
     }
+}
+
+fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
