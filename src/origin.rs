@@ -6,7 +6,6 @@
 /// `scheme://host[:port]`, lower-cased, without userinfo, path, query or fragment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    https: bool,
     /// The host as written in a URL (`[::1]` keeps its brackets), lower-cased.
     host: String,
     port: Option<u16>,
@@ -51,12 +50,7 @@ impl Origin {
             Some(p) => format!("{}://{host}:{p}", if https { "https" } else { "http" }),
             None => format!("{}://{host}", if https { "https" } else { "http" }),
         };
-        Some(Self {
-            https,
-            host,
-            port,
-            text,
-        })
+        Some(Self { host, port, text })
     }
 
     /// The host without its port (IPv6 in brackets), lower-cased.
@@ -69,10 +63,6 @@ impl Origin {
         self.text
             .split_once("://")
             .map_or(self.text.as_str(), |(_, a)| a)
-    }
-
-    pub fn is_https(&self) -> bool {
-        self.https
     }
 
     /// `scheme://host[:port]`: what URLs on this origin start with.
@@ -105,7 +95,6 @@ mod tests {
             (o.host(), o.authority()),
             ("auth.example.com", "auth.example.com:8443")
         );
-        assert!(o.is_https());
         let v6 = Origin::parse("http://[::1]:8000").unwrap();
         assert_eq!((v6.host(), v6.authority()), ("[::1]", "[::1]:8000"));
         for bad in [
