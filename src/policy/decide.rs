@@ -63,47 +63,74 @@ pub struct Decision {
     pub rule: Option<usize>,
 }
 
-pub fn decide(route: &Route, facts: &Facts<'_>) -> Decision {
-    // One scan of the path for every rule's regexes, and only when some rule has one.
-    let regex_hits: Vec<bool> = if route.regex_rule.is_empty() {
-        Vec::new()
-    } else {
-        let mut hits = vec![false; route.rules.len()];
-        for i in route.regexes.matches(facts.path).iter() {
-            if let Some(&rule) = route.regex_rule.get(i) {
-                hits[rule] = true;
-            }
+/// What the request's route asks of it, before anyone is known: the policy and `allow` of the
+/// first matching rule, or the route's own. The gateway matches first (a `deny` or `bypass`
+/// needs no session) and judges once it knows who is asking.
+#[derive(Debug, Clone, Copy)]
+pub struct Matched<'r> {
+    pub policy: Policy,
+    pub allow: Option<&'r [Subject]>,
+    pub rule: Option<usize>,
+}
+
+impl Matched<'_> {
+    pub fn judge(&self, user: Option<&SignedIn<'_>>) -> Decision {
+        Decision {
+            outcome: judge(self.policy, self.allow, user),
+            rule: self.rule,
         }
-        hits
-    };
+    }
+
+    /// Whether judging needs to know who is asking.
+    pub fn needs_session(&self) -> bool {
+        matches!(self.policy, Policy::OneFactor | Policy::TwoFactor)
+    }
+}
+
+pub fn decide(route: &Route, facts: &Facts<'_>) -> Decision {
+    matched(route, facts.method, facts.path, facts.client).judge(facts.user.as_ref())
+}
+
+/// The first rule of `route` whose every given field matches. Allocates nothing: the route's
+/// regexes are scanned once as a set, and a rule's own set only when that scan found something.
+pub fn matched<'r>(
+    route: &'r Route,
+    method: &http::Method,
+    path: &str,
+    client: Option<IpAddr>,
+) -> Matched<'r> {
+    let mut any_regex: Option<bool> = None;
     for (index, rule) in route.rules.iter().enumerate() {
-        let regex_hit = regex_hits.get(index).copied().unwrap_or(false);
-        if rule_matches(rule, facts, regex_hit) {
-            return Decision {
-                outcome: judge(rule.policy, rule.allow.as_deref(), facts.user.as_ref()),
+        let path_hit = !rule.has_paths()
+            || rule.prefixes.iter().any(|p| p.matches(path))
+            || rule.regex.as_ref().is_some_and(|set| {
+                *any_regex.get_or_insert_with(|| route.regexes.is_match(path))
+                    && set.is_match(path)
+            });
+        if path_hit && rule_matches(rule, method, client) {
+            return Matched {
+                policy: rule.policy,
+                allow: rule.allow.as_deref(),
                 rule: Some(index),
             };
         }
     }
-    Decision {
-        outcome: judge(route.policy, route.allow.as_deref(), facts.user.as_ref()),
+    Matched {
+        policy: route.policy,
+        allow: route.allow.as_deref(),
         rule: None,
     }
 }
 
-fn rule_matches(rule: &Rule, facts: &Facts<'_>, regex_hit: bool) -> bool {
-    let path =
-        !rule.has_paths() || regex_hit || rule.prefixes.iter().any(|p| p.matches(facts.path));
+fn rule_matches(rule: &Rule, method: &http::Method, client: Option<IpAddr>) -> bool {
     let method = rule
         .methods
         .as_ref()
-        .is_none_or(|methods| methods.contains(facts.method));
+        .is_none_or(|methods| methods.contains(method));
     let network = rule.networks.as_ref().is_none_or(|networks| {
-        facts
-            .client
-            .is_some_and(|ip| networks.iter().any(|n| n.contains(&ip)))
+        client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip)))
     });
-    path && method && network
+    method && network
 }
 
 fn judge(policy: Policy, allow: Option<&[Subject]>, user: Option<&SignedIn<'_>>) -> Outcome {

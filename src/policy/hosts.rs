@@ -1,12 +1,15 @@
 //! Host matching (docs/contract.md §9 "Choosing the route"): exact names first, then the
 //! longest `*.suffix`, then routes that name no host.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 
 /// The host a request names, as routes compare it: port dropped, lower-cased, a trailing dot
 /// dropped (`Example.COM.:443` is `example.com`). An IPv6 literal keeps its brackets.
-pub fn normalise_host(host: &str) -> String {
+///
+/// Borrowed unless the name has upper-case letters: choosing a route allocates nothing.
+pub fn normalise_host(host: &str) -> Cow<'_, str> {
     let host = host.trim();
     let name = if host.starts_with('[') {
         // `[::1]:8080`: the port follows the closing bracket.
@@ -14,7 +17,59 @@ pub fn normalise_host(host: &str) -> String {
     } else {
         host.rsplit_once(':').map_or(host, |(name, _)| name)
     };
-    name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase()
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(name.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// Whether a `Host` (or `:authority`) value is one a route can be chosen by: empty (no host:
+/// only routes without `hosts` apply), a DNS-style name of letters, digits, `-`, `_` and
+/// single dots with at most one trailing dot, or a bracketed IPv6 literal; then an optional
+/// numeric port. Anything else (spaces, `@`, `/`, `%`, non-ASCII, two ports) is 400: a value
+/// the gateway cannot read is not guessed at, since an upstream might read it differently.
+pub fn host_is_valid(host: &str) -> bool {
+    if host.is_empty() {
+        return true;
+    }
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((literal, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => return true,
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match host.split_once(':') {
+            Some((name, port)) => (name, Some(port)),
+            None => (host, None),
+        }
+    };
+    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    if !port_ok {
+        return false;
+    }
+    if name.is_empty() {
+        // `[v6]:port` was checked above; `:80` alone names no host.
+        return host.starts_with('[');
+    }
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+        })
 }
 
 /// Whether an absolute-form request target (`GET http://a.example/ HTTP/1.1`) names another
@@ -141,6 +196,42 @@ mod tests {
         assert_eq!(normalise_host("Example.com.:80"), "example.com");
         assert_eq!(normalise_host("[::1]:8080"), "[::1]");
         assert_eq!(normalise_host("[::1]"), "[::1]");
+    }
+
+    #[test]
+    fn hosts_that_cannot_be_read_are_invalid() {
+        for good in [
+            "",
+            "example.com",
+            "Example.COM.:8443",
+            "a_b.local",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "localhost",
+        ] {
+            assert!(host_is_valid(good), "{good}");
+        }
+        for bad in [
+            "example.com..",
+            "a..b",
+            ".example.com",
+            "exa mple.com",
+            "example.com:",
+            "example.com:80:80",
+            "example.com:8o",
+            "user@example.com",
+            "example.com/x",
+            "ex%61mple.com",
+            "exämple.com",
+            "[::1",
+            "[zz]",
+            "[::1]x",
+            ":80",
+            "*.example.com",
+        ] {
+            assert!(!host_is_valid(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -157,7 +157,7 @@ impl Routes {
                     prefixes: vec![
                         Prefix::parse(p).map_err(|m| error("\"default\"", "public_paths", m))?
                     ],
-                    has_regex: false,
+                    regex: None,
                     methods: None,
                     networks: None,
                     policy: Policy::Bypass,
@@ -174,7 +174,6 @@ impl Routes {
             allow: None,
             rules,
             regexes: RegexSet::empty(),
-            regex_rule: Vec::new(),
         };
         let mut hosts = HostTable::default();
         hosts.add(0, &[]);
@@ -230,19 +229,17 @@ fn compile_route(
 
     let mut rules = Vec::with_capacity(r.rules.len());
     let mut patterns_re = Vec::new();
-    let mut regex_rule = Vec::new();
     for (i, raw) in r.rules.iter().enumerate() {
         let field = |f: &str| format!("rules[{}].{f}", i + 1);
         let rule_err = |f: &str, m: String| error(&at, field(f), m);
         let mut prefixes = Vec::new();
-        let mut has_regex = false;
+        let mut own_re = Vec::new();
         for p in non_empty(raw.paths.as_deref(), "paths").map_err(|m| rule_err("paths", m))? {
             if let Some(re) = p.strip_prefix('~') {
                 // Compiled alone first, so the error names the pattern that is wrong.
                 Regex::new(re).map_err(|e| rule_err("paths", format!("regex {re:?}: {e}")))?;
                 patterns_re.push(re.to_string());
-                regex_rule.push(i);
-                has_regex = true;
+                own_re.push(re.to_string());
             } else {
                 prefixes.push(Prefix::parse(p).map_err(|m| rule_err("paths", m))?);
             }
@@ -263,9 +260,14 @@ fn compile_route(
             }
             None => allow.clone(),
         };
+        let regex = if own_re.is_empty() {
+            None
+        } else {
+            Some(RegexSet::new(&own_re).map_err(|e| rule_err("paths", e.to_string()))?)
+        };
         rules.push(Rule {
             prefixes,
-            has_regex,
+            regex,
             methods,
             networks,
             policy: rule_policy,
@@ -294,7 +296,6 @@ fn compile_route(
         allow,
         rules,
         regexes,
-        regex_rule,
     };
     Ok((route, patterns))
 }

@@ -23,8 +23,8 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use regex::RegexSet;
 
-pub use decide::{decide, Decision, Facts, Outcome, SignedIn};
-pub use hosts::{authority_disagrees, normalise_host};
+pub use decide::{decide, matched, Decision, Facts, Matched, Outcome, SignedIn};
+pub use hosts::{authority_disagrees, host_is_valid, normalise_host};
 pub use load::{parse_toml_routes, RawRoute, RawRule, RouteError};
 pub use paths::normalise_path;
 pub use upstream::{parse_upstream, Upstream};
@@ -92,8 +92,8 @@ pub enum Subject {
 pub struct Rule {
     /// Whole-segment prefixes of the normalised path.
     pub prefixes: Vec<Prefix>,
-    /// Whether the rule listed any `~regex` path; its regexes live in the route's set.
-    pub has_regex: bool,
+    /// The rule's `~regex` paths, if it listed any.
+    pub regex: Option<RegexSet>,
     pub methods: Option<Vec<http::Method>>,
     pub networks: Option<Vec<IpNet>>,
     pub policy: Policy,
@@ -104,7 +104,7 @@ pub struct Rule {
 impl Rule {
     /// Whether the rule constrains the path at all.
     fn has_paths(&self) -> bool {
-        !self.prefixes.is_empty() || self.has_regex
+        !self.prefixes.is_empty() || self.regex.is_some()
     }
 }
 
@@ -121,10 +121,8 @@ pub struct Route {
     pub policy: Policy,
     pub allow: Option<Vec<Subject>>,
     pub rules: Vec<Rule>,
-    /// Every rule's `~` regexes, one set so a request's path is scanned once.
+    /// Every rule's `~` regexes in one set: a path none of them matches is scanned once.
     regexes: RegexSet,
-    /// For each regex of the set, the rule it belongs to.
-    regex_rule: Vec<usize>,
 }
 
 /// Every route, with hosts compiled into a lookup table.
@@ -144,13 +142,22 @@ impl Routes {
     /// [`Routes::choose`] for a path already through [`normalise_path`], which [`decide`]
     /// needs too: the gateway normalises once per request.
     pub fn choose_normalised(&self, host: &str, path: &str) -> Option<&Route> {
+        self.select(host, path).and_then(|i| self.routes.get(i))
+    }
+
+    /// The position of the chosen route, for state kept beside the table (peers, counters).
+    pub fn select(&self, host: &str, normalised_path: &str) -> Option<usize> {
         let host = normalise_host(host);
         self.hosts
             .candidates(&host)
             .iter()
-            .map(|&i| &self.routes[i])
-            .filter(|r| r.path.matches(path))
-            .max_by_key(|r| r.path.len())
+            .copied()
+            .filter(|&i| self.routes[i].path.matches(normalised_path))
+            .max_by_key(|&i| self.routes[i].path.len())
+    }
+
+    pub fn get(&self, index: usize) -> Option<&Route> {
+        self.routes.get(index)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Route> {

@@ -2,14 +2,22 @@
 //! prefixes and regexes are judged against the normalised path, never the raw one, so that
 //! `/admin;x/y`, `/%61dmin` and `//admin` cannot slip past a rule about `/admin`.
 
+use std::borrow::Cow;
+
 /// The path as a typical upstream resolves it: each segment with its `;parameters` dropped
 /// (Tomcat, Jetty and Spring ignore them) and percent-decoded once, empty segments dropped
 /// (nginx and most frameworks merge `//`), a trailing `/` kept for regexes that care.
 ///
 /// The gateway refuses dot segments, `%2F` and `%5C` before routing (`routes.rs`), so decoding
 /// cannot invent a segment here; bytes that are not UTF-8 after decoding are read lossily.
-pub fn normalise_path(path: &str) -> String {
+///
+/// Borrowed when the path is already in that form, as nearly every path is: deciding a request
+/// allocates nothing.
+pub fn normalise_path(path: &str) -> Cow<'_, str> {
     let path = path.split(['?', '#']).next().unwrap_or_default();
+    if path.starts_with('/') && !path.contains([';', '%']) && !path.contains("//") {
+        return Cow::Borrowed(path);
+    }
     let mut out = String::with_capacity(path.len() + 1);
     for segment in path.split('/') {
         let name = segment.split(';').next().unwrap_or_default();
@@ -26,7 +34,7 @@ pub fn normalise_path(path: &str) -> String {
     if out.is_empty() || (path.ends_with('/') && path.len() > 1) {
         out.push('/');
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A whole-segment path prefix, normalised like a request path, without a trailing `/` (the
