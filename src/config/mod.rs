@@ -26,7 +26,8 @@ pub use crate::policy::{parse_upstream, Upstream};
 pub use database_url::{database_name, redact_url};
 pub use layers::RawConfig;
 pub use settings::{Setting, SETTINGS};
-pub use validate::{parse_duration, parse_rate, resolve_upstream};
+pub use crate::clock::parse_duration;
+pub use validate::{parse_rate, resolve_upstream};
 
 /// A configuration problem: which setting, and what is wrong with it. Printed as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]

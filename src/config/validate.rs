@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+use crate::clock::parse_duration;
 use crate::origin::Origin;
 use crate::policy::{Policy, Routes};
 
@@ -240,24 +241,6 @@ impl Field<'_> {
         let s = self.required()?;
         parse_upstream(s).map_err(|m| self.err(m))
     }
-}
-
-/// `900`, `30s`, `15m`, `1h`, `7d`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits.parse().ok()?;
-    let mult = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return None,
-    };
-    // Refuse durations that overflow token arithmetic (a century is plenty).
-    let secs = n.checked_mul(mult).filter(|s| *s <= 100 * 365 * 86_400)?;
-    Some(Duration::from_secs(secs))
 }
 
 /// `10/min`, `5/s`, `100/hour`.

@@ -40,7 +40,7 @@ struct Ask {
     method: Method,
     path: &'static str,
     ip: Option<&'static str>,
-    user: Option<(&'static str, Vec<String>, bool)>,
+    user: Option<(&'static str, String, bool)>,
 }
 
 fn ask(path: &'static str) -> Ask {
@@ -64,7 +64,7 @@ impl Ask {
     fn by(mut self, name: &'static str, groups: &[&str], two_factor: bool) -> Self {
         self.user = Some((
             name,
-            groups.iter().map(|g| g.to_string()).collect(),
+            groups.join(","),
             two_factor,
         ));
         self

@@ -24,6 +24,9 @@ pub struct RawRoute {
     pub hosts: Option<Vec<String>>,
     pub path: Option<String>,
     pub upstream: Option<String>,
+    /// The upstream's connect and read timeout for this route (`30s`); default
+    /// `GATEHOUSE_UPSTREAM_TIMEOUT`.
+    pub timeout: Option<String>,
     pub policy: Option<String>,
     pub allow: Option<Vec<String>>,
     #[serde(default)]
@@ -170,6 +173,7 @@ impl Routes {
             hosts: Vec::new(),
             path: Prefix::parse("/").map_err(|m| error("\"default\"", "path", m))?,
             upstream: Some(upstream),
+            timeout: None,
             policy: default_policy,
             allow: None,
             rules,
@@ -286,12 +290,24 @@ fn compile_route(
             ))
         }
     };
+    let timeout = match &r.timeout {
+        None => None,
+        Some(t) => Some(
+            crate::clock::parse_duration(t)
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| err("timeout", format!("{t:?} is not a duration like 30s")))?,
+        ),
+    };
+    if timeout.is_some() && upstream.is_none() {
+        return Err(err("timeout", "has no effect without an upstream".into()));
+    }
     let hosts = patterns.iter().map(ToString::to_string).collect();
     let route = Route {
         name,
         hosts,
         path,
         upstream,
+        timeout,
         policy,
         allow,
         rules,

@@ -118,6 +118,8 @@ pub struct Route {
     pub path: Prefix,
     /// `None` only for a route that denies everything (checked at load).
     pub upstream: Option<Upstream>,
+    /// The route's own upstream timeout; `None`: `GATEHOUSE_UPSTREAM_TIMEOUT`.
+    pub timeout: Option<std::time::Duration>,
     pub policy: Policy,
     pub allow: Option<Vec<Subject>>,
     pub rules: Vec<Rule>,
