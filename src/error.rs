@@ -25,6 +25,12 @@ pub enum Error {
     Unauthorized,
     #[error("not found")]
     NotFound,
+    /// A route or rule denies the request, or the signed-in user is not in its `allow`.
+    #[error("forbidden")]
+    Forbidden,
+    /// A `two_factor` route, and the session's sign-in used one factor.
+    #[error("second factor required")]
+    MfaRequired,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("payload too large")]
@@ -115,6 +121,12 @@ impl Error {
             ),
             Error::Unauthorized => d(401, "unauthorized", "Sign-in is required."),
             Error::NotFound => d(404, "not_found", "Nothing is here."),
+            Error::Forbidden => d(403, "forbidden", "You do not have access to this page."),
+            Error::MfaRequired => d(
+                403,
+                "mfa_required",
+                "This page needs a sign-in with a second factor.",
+            ),
             Error::MethodNotAllowed { .. } => d(
                 405,
                 "method_not_allowed",

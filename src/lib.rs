@@ -14,6 +14,7 @@
     )
 )]
 
+pub mod access;
 pub mod auth;
 pub mod chain;
 pub mod cli;
@@ -32,10 +33,10 @@ pub mod request;
 pub mod routes;
 pub mod store;
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 use pingora::services::background::background_service;
@@ -62,7 +63,8 @@ pub struct App {
     pub sessions: Sessions,
     pub cookies: CookieNames,
     pub metrics: Metrics,
-    pub upstream_addr: SocketAddr,
+    /// docs/contract.md §9: the routes requests are decided with, replaced whole on SIGHUP.
+    pub routes: ArcSwap<access::RouteTable>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -140,9 +142,10 @@ fn bcrypt_concurrency() -> usize {
 /// addresses (sent over `upgrade_socket(&config)` when that process gets SIGQUIT), so a new
 /// binary replaces the old one without refusing a connection.
 pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
-    refuse_unenforced_policy(&config)?;
-    let upstream_addr = config::resolve_upstream(&config.upstream)?;
     let metrics = Metrics::new();
+    // Every route's upstream resolves before anything listens: a name that does not is a
+    // configuration error naming its route.
+    let routes = access::RouteTable::build(&config, &metrics, 0)?;
     let db = Db::new(&config.database_url, metrics.clone())
         .map_err(|e| StartError::Other(chain::Chain(&e).to_string()))?;
     let (sessions, touches) = Sessions::new(
@@ -163,7 +166,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         db: db.clone(),
         sessions,
         metrics,
-        upstream_addr,
+        routes: ArcSwap::from_pointee(routes),
         draining: AtomicBool::new(false),
         config,
     });
@@ -220,28 +223,11 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         "revocation-listener",
         gateway::services::Revocations(app.clone()),
     ));
+    server.add_service(background_service(
+        "route-reload",
+        gateway::services::Reload(app.clone()),
+    ));
     Ok((server, app))
-}
-
-/// `[[routes]]` and `GATEHOUSE_DEFAULT_POLICY` are read and checked (`gatehouse config check`
-/// reports their errors), but the proxy does not decide with them yet. Serving a configuration
-/// that says `deny` while forwarding as `one_factor` would fail open, so `serve` refuses it.
-pub fn refuse_unenforced_policy(config: &Config) -> Result<(), StartError> {
-    if config.routes_configured {
-        return Err(ConfigError::new(
-            "routes",
-            "[[routes]] are checked but not yet enforced by this version; remove them",
-        )
-        .into());
-    }
-    if config.default_policy != policy::Policy::OneFactor {
-        return Err(ConfigError::new(
-            "GATEHOUSE_DEFAULT_POLICY (default_policy)",
-            "only one_factor is enforced by this version",
-        )
-        .into());
-    }
-    Ok(())
 }
 
 /// Where the old process hands its listening sockets to the new one during an upgrade: one

@@ -27,6 +27,7 @@ struct Inner {
     listener_reconnects: IntCounter,
     upstream_connections: [IntCounter; 2],
     header_timeouts: IntCounter,
+    policy_decisions: IntCounterVec,
 }
 
 /// The route classes of `Route::class`.
@@ -140,6 +141,12 @@ impl Metrics {
             "gatehouse_header_timeouts_total",
             "Connections closed because a request head took longer than GATEHOUSE_HEADER_TIMEOUT",
         );
+        let policy_decisions = counter_vec(
+            &registry,
+            "gatehouse_policy_decisions_total",
+            "Access decisions, by route (docs/contract.md §9) and decision",
+            &["route", "decision"],
+        );
         let requests_by_class =
             ROUTE_CLASSES.map(|_| (100..600).map(|_| OnceLock::new()).collect());
         Metrics(Arc::new(Inner {
@@ -157,6 +164,7 @@ impl Metrics {
             listener_reconnects,
             upstream_connections,
             header_timeouts,
+            policy_decisions,
         }))
     }
 
@@ -222,6 +230,16 @@ impl Metrics {
     /// The counter the header clock bumps when a client runs out of time.
     pub fn header_timeouts(&self) -> IntCounter {
         self.0.header_timeouts.clone()
+    }
+
+    /// One counter per decision label, for a route: resolved when a route table is built, so
+    /// counting a decision is an increment, not a label lookup.
+    pub fn policy_decisions<const N: usize>(
+        &self,
+        route: &str,
+        decisions: [&str; N],
+    ) -> [IntCounter; N] {
+        decisions.map(|d| self.0.policy_decisions.with_label_values(&[route, d]))
     }
 
     pub fn invalidation_received(&self) {

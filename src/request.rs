@@ -174,6 +174,30 @@ pub fn body_too_slow(elapsed: std::time::Duration, received: u64) -> bool {
     elapsed > BODY_RATE_GRACE && (received as f64) < elapsed.as_secs_f64() * MIN_BODY_RATE as f64
 }
 
+/// The host a request names, as routes read it (docs/contract.md §9): `Host`, or the
+/// target's authority when there is no `Host` (HTTP/2's `:authority`); `""` when there is
+/// neither. `None` when it cannot be trusted to mean one thing: two `Host` headers, a value
+/// that is not a host name, or an absolute-form target (or `:authority`) naming another host
+/// than `Host` — a proxy in front may route by one and the gateway by the other.
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a http::Uri) -> Option<&'a str> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let host = match (hosts.next(), hosts.next()) {
+        (Some(_), Some(_)) => return None,
+        (Some(v), None) => Some(v.to_str().ok()?),
+        (None, _) => None,
+    };
+    let authority = uri.authority().map(http::uri::Authority::as_str);
+    if authority.is_some_and(|a| a.contains('@')) {
+        // Userinfo has no place in a request target (RFC 9110 §4.2.4).
+        return None;
+    }
+    if crate::policy::authority_disagrees(authority, host) {
+        return None;
+    }
+    let chosen = host.or(authority).unwrap_or("");
+    crate::policy::host_is_valid(chosen).then_some(chosen)
+}
+
 pub fn is_trusted(ip: Option<IpAddr>, trusted: &[IpNet]) -> bool {
     ip.is_some_and(|ip| trusted.iter().any(|n| n.contains(&canonical(ip))))
 }
@@ -209,6 +233,46 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         }
     }
     chain.first().copied().or(peer)
+}
+
+#[cfg(test)]
+mod host_tests {
+    use super::*;
+
+    fn host(target: &str, hosts: &[&str]) -> Option<String> {
+        let uri: http::Uri = target.parse().unwrap();
+        let mut h = HeaderMap::new();
+        for v in hosts {
+            h.append(http::header::HOST, v.parse().unwrap());
+        }
+        request_host(&h, &uri).map(str::to_string)
+    }
+
+    #[test]
+    fn the_host_comes_from_host_or_the_authority() {
+        assert_eq!(
+            host("/x", &["App.example:80"]).as_deref(),
+            Some("App.example:80")
+        );
+        assert_eq!(
+            host("https://app.example/x", &[]).as_deref(),
+            Some("app.example")
+        );
+        assert_eq!(host("/x", &[]).as_deref(), Some(""));
+        assert_eq!(
+            host("http://APP.example./x", &["app.example"]).as_deref(),
+            Some("app.example")
+        );
+    }
+
+    #[test]
+    fn hosts_that_could_mean_two_things_are_refused() {
+        assert_eq!(host("/x", &["a.example", "b.example"]), None);
+        assert_eq!(host("http://evil.example/x", &["app.example"]), None);
+        assert_eq!(host("http://u@app.example/x", &["app.example"]), None);
+        assert_eq!(host("/x", &["app.example/x"]), None);
+        assert_eq!(host("/x", &["app example"]), None);
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ pub enum Route {
     Verify,
     Forward,
     Account,
+    /// The page a `two_factor` route sends a one-factor session to (docs/contract.md §9).
+    MfaPage,
     OpenApi,
     /// Under `/auth` but no such route.
     AuthNotFound,
@@ -55,6 +57,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("GET", "/auth/verify"),
     ("GET", "/auth/forward"),
     ("GET", "/auth/account"),
+    ("GET", "/auth/mfa"),
     ("GET", "/auth/openapi.json"),
 ];
 
@@ -86,6 +89,7 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/verify" => pick(get, Route::Verify, "GET, HEAD"),
         "/forward" => pick(get, Route::Forward, "GET, HEAD"),
         "/account" => pick(get, Route::Account, "GET, HEAD"),
+        "/mfa" => pick(get, Route::MfaPage, "GET, HEAD"),
         "/openapi.json" => pick(get, Route::OpenApi, "GET, HEAD"),
         _ => match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
             // POST is the HTML form twin of DELETE.

@@ -169,6 +169,25 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     })
 }
 
+/// `GET /auth/mfa?rd=`: what a `two_factor` page needs (docs/contract.md §9). Signed in or
+/// not, the page says so; nobody is redirected from here, so it cannot loop.
+pub async fn mfa_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
+    let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
+    let (who, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
+        Ok((id, pair)) => (Some(id), pair),
+        Err(Error::Unauthorized) => (None, None),
+        Err(e) => return Err(e),
+    };
+    let html = pages::mfa(&pages::MfaPage {
+        who: who.as_ref().map(|id| id.username()),
+    });
+    let reply = page(app, 200, html);
+    Ok(match pair {
+        Some(p) => reply.cookies(p.cookies(app)),
+        None => reply,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use http::HeaderMap;

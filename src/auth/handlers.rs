@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::tokens::Kind;
-use super::{browser, csrf, forward, input, Request};
+use super::{browser, csrf, input, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
@@ -50,16 +50,16 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::SessionRevoke(id) => revoke_one(app, req, *id).await,
         Route::SessionsAbort => abort(app, req).await,
         Route::Password => change_password(app, req).await,
-        Route::Verify => forward::check(app, req.meta, req.now, forward::Mode::Nginx).await,
-        Route::Forward => forward::check(app, req.meta, req.now, forward::Mode::Redirect).await,
         Route::LoginPage => browser::login_page(app, req).await,
         Route::Account => browser::account(app, req).await,
+        Route::MfaPage => browser::mfa_page(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::AuthNotFound => Err(Error::NotFound),
         Route::WrongMethod(allow) => Err(Error::MethodNotAllowed { allow }),
-        Route::Proxy => Err(Error::Internal(
-            "proxy route reached the auth handlers".into(),
-        )),
+        // The gateway answers these itself (access/): reaching here is a wiring bug.
+        Route::Proxy | Route::Verify | Route::Forward => Err(Error::Internal(format!(
+            "{route:?} reached the auth handlers"
+        ))),
     }
 }
 

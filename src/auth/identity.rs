@@ -38,10 +38,12 @@ impl Identity {
 
     /// The user's group names, sorted.
     pub fn groups(&self) -> impl Iterator<Item = &str> {
-        std::str::from_utf8(self.header_values[3].as_bytes())
-            .unwrap_or_default()
-            .split(',')
-            .filter(|g| !g.is_empty())
+        self.groups_joined().split(',').filter(|g| !g.is_empty())
+    }
+
+    /// The group names joined with `,`, as `X-Auth-Groups` sends them.
+    pub fn groups_joined(&self) -> &str {
+        std::str::from_utf8(self.header_values[3].as_bytes()).unwrap_or_default()
     }
 }
 

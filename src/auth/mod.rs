@@ -1,13 +1,12 @@
 //! Authentication: which credentials a request carries, and whether they name an active
 //! session. Cheap checks first (signature, claims), then the session cache, then the database.
-//! Also everything else about who a request is: identity headers, cookies, forward auth,
-//! redirects, and the `/auth` handlers. No Pingora types here.
+//! Also everything else about who a request is: identity headers, cookies, redirects, and the
+//! `/auth` handlers (forward auth, which decides by route, lives in `access/`). No Pingora types here.
 
 pub mod bearer;
 pub mod browser;
 pub mod cookies;
 pub mod csrf;
-pub mod forward;
 pub mod handlers;
 pub mod identity;
 pub mod input;

@@ -289,8 +289,10 @@ pub(crate) mod tests {
             db,
             sessions,
             cookies: CookieNames::new(&config),
+            routes: arc_swap::ArcSwap::from_pointee(
+                crate::access::RouteTable::build(&config, &metrics, 0).unwrap(),
+            ),
             metrics,
-            upstream_addr: "127.0.0.1:8080".parse().unwrap(),
             draining: AtomicBool::new(false),
             config,
         }

@@ -12,6 +12,14 @@ pub fn login_location(rd: &str) -> String {
     )
 }
 
+/// The second-factor page for coming back to `rd` (docs/contract.md §9 `two_factor`).
+pub fn mfa_location(rd: &str) -> String {
+    format!(
+        "/auth/mfa?rd={}",
+        percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
 /// Whether `host` is one of the allowed redirect hosts (exact, or `.example.com` for its
 /// subdomains).
 pub fn host_allowed(allowed: &[String], host: &str) -> bool {

@@ -155,7 +155,9 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
         None => default.exists().then_some(default),
     };
     let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
-    Ok(raw.validate()?)
+    let mut config = raw.validate()?;
+    config.file = path.map(Path::to_path_buf);
+    Ok(config)
 }
 
 /// Someone can still take a port between the check above and Pingora's bind. Pingora then
@@ -236,13 +238,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         upgrade: false,
     };
     let command = cli.command.unwrap_or(default);
-    if matches!(command, Command::Serve { .. }) {
-        // Before anything is touched (logging, the database): see `refuse_unenforced_policy`.
-        crate::refuse_unenforced_policy(&config).map_err(|e| match e {
-            crate::StartError::Config(c) => Failure::from(c),
-            crate::StartError::Other(m) => Failure::new(1, m),
-        })?;
-    }
     crate::logs::init_logging(&config);
     match command {
         Command::Serve {
@@ -285,6 +280,7 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     tracing::info!(config = %effective.join(" "), "effective configuration");
+    crate::access::reload::warn_unused(&config);
     prepare_database(&config)?;
     if demo_upstream {
         let addr = config::resolve_upstream(&config.upstream)?;
@@ -295,7 +291,9 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
     }
     let listen = config.listen;
     let admin = config.admin_listen;
-    let upstream = config.upstream.authority();
+    // With `[[routes]]` each route names its own upstream.
+    let upstream = (!config.routes_configured).then(|| config.upstream.authority());
+    let routes = config.routes.len();
     let (server, app) = crate::build_server(config, upgrade).map_err(|e| match e {
         crate::StartError::Config(c) => Failure::from(c),
         crate::StartError::Other(m) => Failure::new(1, m),
@@ -307,7 +305,7 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
             .map_err(|e| Failure::new(1, format!("cannot listen on {addr}: {e}")))?;
     }
     exit_if_a_listener_cannot_bind();
-    tracing::info!(%listen, %admin, %upstream, "gatehouse listening");
+    tracing::info!(%listen, %admin, upstream, routes, "gatehouse listening");
     crate::run(server, app);
     Ok(())
 }

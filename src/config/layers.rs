@@ -97,6 +97,11 @@ impl RawConfig {
         }
     }
 
+    /// Whether a layer gave `key` (rather than its default).
+    pub(super) fn given(&self, key: &str) -> bool {
+        self.values.contains_key(key)
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(|(v, _)| v.as_str()).or_else(|| {
             SETTINGS

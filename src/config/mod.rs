@@ -22,11 +22,11 @@ use ipnet::IpNet;
 use crate::origin::Origin;
 use crate::policy::{Policy, Routes};
 
+pub use crate::clock::parse_duration;
 pub use crate::policy::{parse_upstream, Upstream};
 pub use database_url::{database_name, redact_url};
 pub use layers::RawConfig;
 pub use settings::{Setting, SETTINGS};
-pub use crate::clock::parse_duration;
 pub use validate::{parse_rate, resolve_upstream};
 
 /// A configuration problem: which setting, and what is wrong with it. Printed as one line.
@@ -105,6 +105,11 @@ pub struct Config {
     pub routes: Routes,
     /// Whether the file gave `[[routes]]` (rather than the implicit route).
     pub routes_configured: bool,
+    /// Settings that were given but mean nothing beside `[[routes]]` (docs/contract.md §9:
+    /// one warning line when set).
+    pub unused_with_routes: Vec<&'static str>,
+    /// The configuration file read, if any: SIGHUP reads it again.
+    pub file: Option<std::path::PathBuf>,
     pub bcrypt_cost: u32,
     pub cache_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,

@@ -121,6 +121,16 @@ impl RawConfig {
             default_policy,
             routes,
             routes_configured: self.routes.is_some(),
+            unused_with_routes: if self.routes.is_some() {
+                ["upstream", "public_paths"]
+                    .into_iter()
+                    .filter(|k| self.given(k))
+                    .filter_map(|k| SETTINGS.iter().find(|s| s.key == k).map(|s| s.env))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            file: None,
             bcrypt_cost: bcrypt_cost as u32,
             cache_ttl: v("cache_ttl").duration()?,
             trusted_proxies: v("trusted_proxies").list(|s| {

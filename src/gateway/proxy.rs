@@ -8,15 +8,23 @@
 //!   ├─ target: dot segments in any reading, %2F %5C %00 \ (routes.rs) ► 400 bad_path
 //!   ├─ classify (routes.rs)
 //!   │    └─ /auth/* ─ body (body.rs, bounded) ─ auth::handlers ───────► the handler's reply
+//!   │    └─ /auth/verify, /auth/forward ─ access::forward ────────────► 200 / 401 / 403 / 302
 //!   ├─ Connection naming a header the gateway sets: option dropped (request.rs)
-//!   └─ admit
-//!        ├─ public prefix ─────────────────────────────────────────► forward, anonymous
-//!        └─ access cookie or bearer → token memory → session cache → database (deadline.rs)
-//!             ├─ active (or refreshed in line) ──────────────────► forward with identity
+//!   ├─ host: two Hosts, not a name, absolute-form ≠ Host ───────────► 400
+//!   └─ access::admit: route by host and path, first matching rule (policy/)
+//!        ├─ no route ─────────────────────────────────────────────────► 404
+//!        ├─ deny ─────────────────────────────────────────────────────► 403 forbidden
+//!        ├─ bypass ───────────────────────────────────────────────────► forward, anonymous
+//!        └─ one_factor / two_factor: access cookie or bearer → token memory → session
+//!           cache → database (deadline.rs)
+//!             ├─ active (or refreshed in line), allowed ────────────► forward with identity
+//!             ├─ not in `allow` ──────────────────────────────────────► 403 forbidden
+//!             ├─ two_factor, one-factor session ─────────────────────► 302 /auth/mfa / 403
 //!             ├─ browser GET/HEAD without a session ──────────────► 302 /auth/login?rd=
 //!             └─ otherwise ───────────────────────────────────────► 401 / 503
+//!        (browsers get pages for 403, 404, 502, 503, 504; API clients JSON)
 //! request_body_filter   a proxied body keeps 1 KiB/s after 5 s, else 408 (request.rs)
-//! upstream_peer         the prebuilt peer, cloned
+//! upstream_peer         the route's upstream, with its own pool and timeouts
 //! upstream_request_filter  strip client identity headers, the gateway's cookies and tokens;
 //!                       set X-Auth-*, X-Forwarded-*, X-Request-Id (upstream.rs)
 //! response_filter       X-Request-Id, cookies of an in-line refresh (upstream.rs)
@@ -37,8 +45,10 @@ use super::body::read_body;
 use super::deadline::{stalled, within, AUTH_DEADLINE, ROUTE_DEADLINE};
 use super::request_id::request_id;
 use super::respond;
+use crate::access::{self, forward, Target, Verdict};
 use crate::auth::{self, handlers, Credentials, Identity, Request};
 use crate::error::Error;
+use crate::pages;
 use crate::reply::Reply;
 use crate::request::{self, RequestMeta};
 use crate::routes::{self, Route};
@@ -46,26 +56,33 @@ use crate::{App, InFlight};
 
 pub struct Gateway {
     app: Arc<App>,
-    /// Built once: every request clones it rather than building one.
-    peer: HttpPeer,
 }
 
 impl Gateway {
     pub fn new(app: Arc<App>) -> Self {
-        let up = &app.config.upstream;
-        let mut peer = HttpPeer::new(app.upstream_addr, up.tls, up.host.clone());
-        let timeout = app.config.upstream_timeout;
-        peer.options.connection_timeout = Some(timeout.min(Duration::from_secs(10)));
-        peer.options.read_timeout = Some(timeout);
-        peer.options.write_timeout = Some(timeout);
-        peer.options.idle_timeout = Some(Duration::from_secs(60));
-        Self { app, peer }
+        Self { app }
     }
+}
+
+/// The peer for a route's upstream: its pool of its own (`group_key`), its timeouts.
+fn peer(target: &Target) -> HttpPeer {
+    let mut peer = HttpPeer::new(target.addr, target.tls, target.sni.clone());
+    peer.group_key = target.pool;
+    let timeout = target.timeout;
+    peer.options.connection_timeout = Some(timeout.min(Duration::from_secs(10)));
+    peer.options.read_timeout = Some(timeout);
+    peer.options.write_timeout = Some(timeout);
+    peer.options.idle_timeout = Some(Duration::from_secs(60));
+    peer
 }
 
 /// Per-request state shared across Pingora's phases.
 pub struct Ctx {
     route: Route,
+    /// The name of the `[[routes]]` entry that served the request, once chosen.
+    route_name: Option<&'static str>,
+    /// Where the request goes, once admitted.
+    target: Option<Target>,
     started: Instant,
     request_id: http::HeaderValue,
     identity: Option<Identity>,
@@ -92,6 +109,8 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> Ctx {
         Ctx {
             route: Route::Proxy,
+            route_name: None,
+            target: None,
             started: Instant::now(),
             request_id: http::HeaderValue::from_static(""),
             identity: None,
@@ -177,9 +196,14 @@ impl ProxyHttp for Gateway {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut Ctx,
+        ctx: &mut Ctx,
     ) -> pingora::Result<Box<HttpPeer>> {
-        Ok(Box::new(self.peer.clone()))
+        // Only a verdict that forwards gets here, and every such route has an upstream
+        // (policy/load.rs); should that ever break, nothing is forwarded.
+        let target = ctx.target.as_ref().ok_or_else(|| {
+            PError::explain(ErrorType::InternalError, "admitted without an upstream")
+        })?;
+        Ok(Box::new(peer(target)))
     }
 
     async fn upstream_request_filter(
@@ -249,7 +273,8 @@ impl ProxyHttp for Gateway {
             Some(err) if session.response_written().is_none() => {
                 // The connection is not reused after a failure; say so in the response.
                 session.set_keepalive(None);
-                let reply = Reply::error(&err);
+                let browser = request::is_browser(&session.req_header().headers);
+                let reply = pages::answer(&err, browser, None);
                 let status = reply.status;
                 if let Err(we) = respond::write(session, reply, ctx.rid()).await {
                     tracing::debug!(error = %we, "could not write error response");
@@ -282,7 +307,10 @@ impl ProxyHttp for Gateway {
         tracing::info!(
             target: "access",
             method = %session.req_header().method,
-            route = ctx.route.class(),
+            class = ctx.route.class(),
+            // The `[[routes]]` entry (docs/contract.md §9); absent for the gateway's own
+            // routes and for requests no route serves.
+            route = ctx.route_name,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             // Formatted by the subscriber, only when the line is written: no String per request.
@@ -294,44 +322,81 @@ impl ProxyHttp for Gateway {
 }
 
 impl Gateway {
-    /// A request for the upstream: forwarded as it is under a public prefix, else only with an
-    /// active session (`Ok(false)`); otherwise answered here (`Ok(true)`).
+    /// A request for the upstream, decided by its route (docs/contract.md §9): forwarded
+    /// (`Ok(false)`), or answered here (`Ok(true)`).
     async fn admit(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let app = &self.app;
         if session.is_upgrade_req() {
             ctx.body_received = None;
         }
         let req = session.req_header();
-        if routes::is_public(req.uri.path(), &app.config.public_paths) {
-            return Ok(false);
-        }
-        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
-        let checked = {
-            let check = std::pin::pin!(auth::authenticate_or_refresh(
-                app,
-                &creds,
-                crate::clock::now()
-            ));
-            within(AUTH_DEADLINE, check).await
+        let Some(host) = request::request_host(&req.headers, &req.uri) else {
+            let e = Error::Malformed("The Host header does not name one host.".into());
+            return Box::pin(self.reply(session, ctx, e.into())).await;
         };
-        match checked.unwrap_or_else(|| Err(stalled())) {
-            Ok((identity, pair)) => {
+        let ask = access::Ask {
+            host,
+            path: req.uri.path(),
+            method: &req.method,
+            client: request::client_ip(ctx.peer, &req.headers, &app.config.trusted_proxies),
+        };
+        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
+        let admitted = {
+            let admit = std::pin::pin!(access::admit(app, &ask, &creds, crate::clock::now()));
+            within(AUTH_DEADLINE, admit).await
+        };
+        let admitted = match admitted.unwrap_or_else(|| Err(stalled())) {
+            Ok(a) => a,
+            Err(e) => {
+                let reply = pages::answer(&e, request::is_browser(&req.headers), None);
+                return Box::pin(self.reply(session, ctx, reply)).await;
+            }
+        };
+        ctx.route_name = admitted.route;
+        ctx.target = admitted.target;
+        let browser = request::is_browser(&req.headers);
+        let get_or_head = matches!(req.method, http::Method::GET | http::Method::HEAD);
+        let here = || req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let reply = match admitted.verdict {
+            Verdict::Forward(identity, pair) => {
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
                 ctx.set_cookies = pair.map(|p| p.cookies(app));
-                Ok(false)
+                return Ok(false);
             }
-            Err(Error::Unauthorized)
-                if matches!(req.method, http::Method::GET | http::Method::HEAD)
-                    && request::is_browser(&req.headers) =>
-            {
-                let here = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-                let location = auth::redirect::login_location(here);
-                Box::pin(self.reply(session, ctx, Reply::empty(302).header("location", location)))
-                    .await
+            Verdict::Bypass => return Ok(false),
+            Verdict::NoRoute => pages::answer(&Error::NotFound, browser, None),
+            Verdict::Forbidden(who) => {
+                let who = match who {
+                    Some(identity) => Some(identity),
+                    // A `deny` asked nobody who they are; a browser's page still names them.
+                    None if browser => Box::pin(self.who(&creds)).await,
+                    None => None,
+                };
+                pages::answer(
+                    &Error::Forbidden,
+                    browser,
+                    who.as_ref().map(Identity::username),
+                )
             }
-            Err(e) => Box::pin(self.reply(session, ctx, e.into())).await,
-        }
+            Verdict::MfaRequired(_) if browser && get_or_head => {
+                Reply::empty(302).header("location", auth::redirect::mfa_location(here()))
+            }
+            Verdict::MfaRequired(identity) => {
+                pages::answer(&Error::MfaRequired, browser, Some(identity.username()))
+            }
+            Verdict::Unauthenticated if browser && get_or_head => {
+                Reply::empty(302).header("location", auth::redirect::login_location(here()))
+            }
+            Verdict::Unauthenticated => Reply::error(&Error::Unauthorized),
+        };
+        Box::pin(self.reply(session, ctx, reply)).await
+    }
+
+    /// Who is signed in, for a page that names them; nobody when that cannot be told quickly.
+    async fn who(&self, creds: &Credentials<'_>) -> Option<Identity> {
+        let check = std::pin::pin!(auth::authenticate(&self.app, creds, crate::clock::now()));
+        within(AUTH_DEADLINE, check).await.and_then(Result::ok)
     }
 
     /// Writes one of the gateway's own replies; `Ok(true)` tells Pingora the response is done.
@@ -366,9 +431,22 @@ impl Gateway {
             body: &body,
             now: crate::clock::now(),
         };
-        let handled = std::pin::pin!(handlers::handle(app, &ctx.route, &request));
-        within(ROUTE_DEADLINE, handled)
-            .await
+        let handled = match ctx.route {
+            Route::Verify | Route::Forward => {
+                let mode = if ctx.route == Route::Verify {
+                    forward::Mode::Nginx
+                } else {
+                    forward::Mode::Redirect
+                };
+                let check = std::pin::pin!(forward::check(app, &meta, request.now, mode));
+                within(ROUTE_DEADLINE, check).await
+            }
+            _ => {
+                let handled = std::pin::pin!(handlers::handle(app, &ctx.route, &request));
+                within(ROUTE_DEADLINE, handled).await
+            }
+        };
+        handled
             .unwrap_or_else(|| Err(stalled()))
             .unwrap_or_else(Reply::from)
     }

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
+use crate::access::reload;
 use crate::store::invalidation;
 use crate::store::sessions::LastSeenFlusher;
 use crate::App;
@@ -35,5 +36,40 @@ impl BackgroundService for Revocations {
         }
         .run(shutdown)
         .await;
+    }
+}
+
+/// SIGHUP: the routes are read again (docs/contract.md §9). Without this handler the signal's
+/// default action would end the process.
+pub struct Reload(pub Arc<App>);
+
+#[async_trait]
+impl BackgroundService for Reload {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            tracing::error!("cannot listen for SIGHUP: routes will not be reloaded");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangup.recv() => {}
+                _ = shutdown.changed() => return,
+            }
+            let app = self.0.clone();
+            // Reading files and resolving upstream names blocks.
+            match tokio::task::spawn_blocking(move || reload::reload(&app)).await {
+                Ok(Ok(routes)) => tracing::info!(
+                    routes,
+                    "SIGHUP: routes reloaded (other settings take effect at the next start)"
+                ),
+                Ok(Err(why)) => {
+                    tracing::error!(
+                        "SIGHUP: configuration not reloaded, the running routes stay: {why}"
+                    )
+                }
+                Err(e) => tracing::error!("SIGHUP: the reload failed: {e}"),
+            }
+        }
     }
 }

@@ -5,10 +5,12 @@
 mod account;
 mod layout;
 mod sign_in;
+mod status;
 
 pub use account::{account, AccountPage};
 pub use layout::escape;
 pub use sign_in::{login, LoginForm, LoginPage};
+pub use status::{answer, error_page, mfa, MfaPage};
 
 #[cfg(test)]
 mod tests {

@@ -31,6 +31,7 @@ pub struct Facts<'a> {
 
 /// What happens to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub enum Outcome {
     /// 403 `forbidden`: `deny`, or a signed-in user outside `allow`.
     Forbidden,
@@ -44,7 +45,34 @@ pub enum Outcome {
     Forward,
 }
 
+// `Outcome::index` relies on the declaration order matching `ALL`.
+const _: () = {
+    let mut i = 0;
+    while i < Outcome::ALL.len() {
+        assert!(Outcome::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl Outcome {
+    pub const ALL: [Outcome; 5] = [
+        Outcome::Forbidden,
+        Outcome::Bypass,
+        Outcome::Unauthenticated,
+        Outcome::MfaRequired,
+        Outcome::Forward,
+    ];
+
+    /// The position in [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Whether the request goes upstream.
+    pub fn forwards(self) -> bool {
+        matches!(self, Outcome::Bypass | Outcome::Forward)
+    }
+
     /// A bounded label for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -75,7 +103,24 @@ pub struct Matched<'r> {
     pub rule: Option<usize>,
 }
 
-impl Matched<'_> {
+impl<'r> Matched<'r> {
+    /// What rule `rule` of `route` (or, for `None`, the route itself) asks: the same answer
+    /// [`matched`] gave, without matching again.
+    pub fn of(route: &'r Route, rule: Option<usize>) -> Self {
+        match rule.and_then(|i| route.rules.get(i)) {
+            Some(r) => Matched {
+                policy: r.policy,
+                allow: r.allow.as_deref(),
+                rule,
+            },
+            None => Matched {
+                policy: route.policy,
+                allow: route.allow.as_deref(),
+                rule: None,
+            },
+        }
+    }
+
     pub fn judge(&self, user: Option<&SignedIn<'_>>) -> Decision {
         Decision {
             outcome: judge(self.policy, self.allow, user),
@@ -106,8 +151,7 @@ pub fn matched<'r>(
         let path_hit = !rule.has_paths()
             || rule.prefixes.iter().any(|p| p.matches(path))
             || rule.regex.as_ref().is_some_and(|set| {
-                *any_regex.get_or_insert_with(|| route.regexes.is_match(path))
-                    && set.is_match(path)
+                *any_regex.get_or_insert_with(|| route.regexes.is_match(path)) && set.is_match(path)
             });
         if path_hit && rule_matches(rule, method, client) {
             return Matched {
@@ -129,9 +173,10 @@ fn rule_matches(rule: &Rule, method: &http::Method, client: Option<IpAddr>) -> b
         .methods
         .as_ref()
         .is_none_or(|methods| methods.contains(method));
-    let network = rule.networks.as_ref().is_none_or(|networks| {
-        client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip)))
-    });
+    let network = rule
+        .networks
+        .as_ref()
+        .is_none_or(|networks| client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip))));
     method && network
 }
 

@@ -62,11 +62,7 @@ impl Ask {
         self
     }
     fn by(mut self, name: &'static str, groups: &[&str], two_factor: bool) -> Self {
-        self.user = Some((
-            name,
-            groups.join(","),
-            two_factor,
-        ));
+        self.user = Some((name, groups.join(","), two_factor));
         self
     }
     fn on(&self, routes: &Routes) -> Decision {

@@ -26,5 +26,6 @@ mod real_browser;
 mod real_proxies;
 mod refresh;
 mod register_login;
+mod routes;
 mod security;
 mod sessions;

@@ -42,14 +42,6 @@ fn bad_configuration_exits_2_with_one_line_naming_the_key() {
 
 /// Routes and policies are checked but not yet enforced: serving them would fail open.
 #[test]
-fn a_policy_the_proxy_does_not_enforce_yet_is_refused_at_start() {
-    let (code, stderr) = run(&[("GATEHOUSE_DEFAULT_POLICY", "deny")], &["serve"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("GATEHOUSE_DEFAULT_POLICY"), "{stderr}");
-}
-
-#[test]
 fn an_unknown_key_in_the_config_file_exits_2() {
     let path = std::env::temp_dir().join(format!("gh-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, "acess_ttl = \"15m\"\n").unwrap();
@@ -210,7 +202,8 @@ async fn json_logs_have_one_access_line_per_request() {
         .expect("an access line for the request");
     assert_eq!(access["target"], "access");
     assert_eq!(access["fields"]["status"], 200);
-    assert_eq!(access["fields"]["route"], "proxy");
+    assert_eq!(access["fields"]["class"], "proxy");
+    assert_eq!(access["fields"]["route"], "default");
     assert_eq!(access["fields"]["user_id"].as_str().map(str::len), Some(36));
     assert!(access["fields"]["latency_ms"].is_number());
     assert!(lines

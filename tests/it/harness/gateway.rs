@@ -18,6 +18,8 @@ pub struct Gateway {
     pub http: reqwest::Client,
     child: Option<Child>,
     log: PathBuf,
+    /// The configuration file given with `--config`, which a test may rewrite before SIGHUP.
+    pub config_path: Option<PathBuf>,
     owns_db: bool,
     /// Kept so that subcommands and twins run with exactly this gateway's settings.
     pub(super) env: Vec<(String, String)>,
@@ -32,11 +34,18 @@ pub struct Options {
     pub upstream: Option<SocketAddr>,
     /// Join another gateway's database instead of creating one (that gateway drops it).
     pub database: Option<String>,
+    /// The text of a configuration file, passed with `--config`.
+    pub config: Option<String>,
 }
 
 impl Options {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = Some(toml.to_string());
         self
     }
 }
@@ -111,7 +120,15 @@ impl Gateway {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
             env.extend(options.env.iter().cloned());
+            let config_path = options.config.as_ref().map(|text| {
+                let path = log.with_extension("toml");
+                std::fs::write(&path, text).unwrap();
+                path
+            });
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+            if let Some(path) = &config_path {
+                cmd.arg("--config").arg(path);
+            }
             cmd.current_dir(std::env::temp_dir())
                 .env_clear()
                 .envs(env.iter().map(|(k, v)| (k, v)))
@@ -130,6 +147,7 @@ impl Gateway {
                     .unwrap(),
                 child: Some(child),
                 log,
+                config_path,
                 owns_db,
                 env,
                 _relay: None,
@@ -217,6 +235,16 @@ impl Gateway {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Sends SIGHUP: the gateway reads its routes again.
+    pub fn hangup(&self) {
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
     }
 
     pub fn pid(&self) -> u32 {

@@ -11,6 +11,7 @@ mod gateway;
 mod inspect;
 mod relay;
 mod tokens;
+pub mod upstreams;
 
 pub use client::*;
 pub use gateway::*;

@@ -1,14 +1,18 @@
 //! Forward auth (docs/contract.md §7): answering another proxy about a request it holds.
 //! `/auth/verify` speaks nginx `auth_request` (401 + `Location` for browsers), `/auth/forward`
 //! speaks Traefik `ForwardAuth` and Caddy `forward_auth` (302/303 for browsers). The original
-//! request is read from `X-Forwarded-*` / `X-Original-*`, and only when the caller is trusted.
+//! request is read from `X-Forwarded-*` / `X-Original-*`, and only when the caller is trusted;
+//! it is decided by [`super::admit`], exactly as the proxy decides its own requests (§9).
 
 use time::OffsetDateTime;
 
-use super::identity::{GROUPS, SESSION_ID, USER, USER_ID};
-use super::{authenticate_or_refresh, Credentials};
+use super::{admit, Ask, Verdict};
+use crate::auth::identity::{GROUPS, SESSION_ID, USER, USER_ID};
+use crate::auth::{redirect, Credentials};
 use crate::error::Error;
 use crate::origin::Origin;
+use crate::pages;
+use crate::policy::host_is_valid;
 use crate::reply::Reply;
 use crate::request::{is_browser, RequestMeta};
 use crate::routes;
@@ -33,6 +37,9 @@ pub struct Original {
     pub uri: String,
     /// `proto://host` when the proxy said so.
     pub origin: Option<String>,
+    /// The host the request named, as the proxy said it (`X-Forwarded-Host`, or the
+    /// authority of `X-Original-URL`), port and all: routes are chosen by it.
+    pub host: Option<String>,
 }
 
 impl Original {
@@ -64,13 +71,23 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
             "/"
         };
         let origin = Origin::parse(&url[..scheme.len() + 3 + slash])?;
-        Some((origin.to_string(), path.to_string()))
+        Some((
+            origin.to_string(),
+            path.to_string(),
+            rest[..slash].to_string(),
+        ))
     });
     let uri = meta
         .header("x-forwarded-uri")
         .or_else(|| meta.header("x-original-uri"))
         .map(str::to_string)
-        .or_else(|| from_url.as_ref().map(|(_, p)| p.clone()))?;
+        .or_else(|| from_url.as_ref().map(|(_, p, _)| p.clone()))?;
+    let host = meta
+        .header("x-forwarded-host")
+        .map(str::to_string)
+        .or_else(|| from_url.as_ref().map(|(_, _, h)| h.clone()))
+        // nginx's subrequest carries the original `Host` unless told otherwise.
+        .or_else(|| meta.header("host").map(str::to_string));
     let origin = match (
         meta.header("x-forwarded-proto"),
         meta.header("x-forwarded-host"),
@@ -78,7 +95,7 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
         (Some(proto), Some(host)) if matches!(proto, "http" | "https") => {
             Origin::parse(&format!("{proto}://{host}")).map(|o| o.to_string())
         }
-        _ => from_url.map(|(o, _)| o),
+        _ => from_url.map(|(o, _, _)| o),
     };
     let method = meta
         .header("x-forwarded-method")
@@ -89,16 +106,13 @@ pub fn original(meta: &RequestMeta) -> Option<Original> {
         method,
         uri,
         origin,
+        host,
     })
 }
 
 /// The sign-in URL for coming back to `rd`, on the gateway's public origin.
 pub fn login_url(app: &App, rd: &str) -> String {
-    format!(
-        "{}{}",
-        app.config.public_url,
-        super::redirect::login_location(rd)
-    )
+    format!("{}{}", app.config.public_url, redirect::login_location(rd))
 }
 
 fn identified(user_id: &str, user: &str, session_id: &str, groups: &str) -> Reply {
@@ -116,24 +130,57 @@ pub async fn check(
     mode: Mode,
 ) -> Result<Reply, Error> {
     let original = original(meta);
-    if let Some(o) = &original {
-        if !routes::target_is_acceptable(o.uri.as_bytes(), o.path()) {
-            return Err(Error::BadPath);
+    let browser = is_browser(&meta.headers);
+    let (host, path, method) = match &original {
+        Some(o) => {
+            if !routes::target_is_acceptable(o.uri.as_bytes(), o.path()) {
+                return Err(Error::BadPath);
+            }
+            let host = o.host.as_deref().unwrap_or_default();
+            if !host_is_valid(host) {
+                return Err(Error::Malformed(
+                    "X-Forwarded-Host does not name a host.".into(),
+                ));
+            }
+            let method = http::Method::from_bytes(o.method.as_bytes())
+                .map_err(|_| Error::Malformed("X-Forwarded-Method is not a method name.".into()))?;
+            (host, o.path(), method)
         }
-        if routes::is_public(o.path(), &app.config.public_paths) {
-            return Ok(identified("", "", "", ""));
+        // Nobody trusted described a request. With `[[routes]]` no route can be chosen, so
+        // nothing is allowed; the implicit route serves every host and path, and is asked
+        // about its own policy.
+        None if app.routes.load().configured => {
+            return Ok(refusal(
+                &Error::Forbidden,
+                "Forward auth needs the original request (X-Forwarded-Host, -Uri, -Method) \
+                 from a proxy listed in GATEHOUSE_TRUSTED_PROXIES.",
+            ))
         }
-    }
+        None => ("", "/", http::Method::GET),
+    };
+    let ask = Ask {
+        host,
+        path,
+        method: &method,
+        client: meta.client_ip,
+    };
     let creds = Credentials::from_headers(&meta.headers, &app.cookies);
-    match authenticate_or_refresh(app, &creds, now).await {
-        Ok((id, pair)) => {
+    let admitted = admit(app, &ask, &creds, now).await?;
+    let rd = || {
+        original
+            .as_ref()
+            .map_or_else(|| "/".to_string(), Original::url)
+    };
+    let get_or_head = matches!(method, http::Method::GET | http::Method::HEAD);
+    Ok(match admitted.verdict {
+        Verdict::Forward(id, pair) => {
             let reply = identified(
                 &id.user_id.to_string(),
                 id.username(),
                 &id.session_id.to_string(),
-                id.header_values[3].to_str().unwrap_or_default(),
+                id.groups_joined(),
             );
-            Ok(match pair {
+            match pair {
                 Some(p) => {
                     let [access, refresh] = p.cookies(app);
                     // Proxies that keep only the first Set-Cookie of an auth answer (nginx
@@ -143,32 +190,54 @@ pub async fn check(
                         .cookies([access, refresh])
                 }
                 None => reply,
-            })
+            }
         }
-        Err(Error::Unauthorized) => {
-            let rd = original
-                .as_ref()
-                .map_or_else(|| "/".to_string(), Original::url);
-            let location = login_url(app, &rd);
-            let browser = is_browser(&meta.headers);
-            let method = original.as_ref().map_or("GET", |o| o.method.as_str());
-            Ok(match (mode, browser) {
+        Verdict::Bypass => identified("", "", "", ""),
+        // nginx understands 2xx, 401 and 403 only; anything else would be its own 500.
+        Verdict::NoRoute if mode == Mode::Nginx => Reply::error(&Error::Forbidden),
+        Verdict::NoRoute => pages::answer(&Error::NotFound, browser, None),
+        Verdict::Forbidden(who) => pages::answer(
+            &Error::Forbidden,
+            browser && mode == Mode::Redirect,
+            who.as_ref().map(|i| i.username()),
+        ),
+        Verdict::MfaRequired(_) => {
+            let location = format!("{}{}", app.config.public_url, redirect::mfa_location(&rd()));
+            match (mode, browser) {
+                // For `error_page 403`, as 401 has `error_page 401`.
+                (Mode::Nginx, true) => {
+                    Reply::error(&Error::MfaRequired).header("location", location)
+                }
+                (Mode::Redirect, true) if get_or_head => {
+                    Reply::empty(302).header("location", location)
+                }
+                _ => Reply::error(&Error::MfaRequired),
+            }
+        }
+        Verdict::Unauthenticated => {
+            let location = login_url(app, &rd());
+            match (mode, browser) {
                 (Mode::Nginx, true) => {
                     Reply::error(&Error::Unauthorized).header("location", location)
                 }
                 (Mode::Redirect, true) => {
-                    let status = if matches!(method, "GET" | "HEAD") {
-                        302
-                    } else {
-                        303
-                    };
+                    let status = if get_or_head { 302 } else { 303 };
                     Reply::empty(status).header("location", location)
                 }
                 (_, false) => Reply::error(&Error::Unauthorized),
-            })
+            }
         }
-        Err(e) => Err(e),
-    }
+    })
+}
+
+/// A refusal whose sentence says more than the error's own.
+fn refusal(e: &Error, message: &str) -> Reply {
+    let mut d = e.describe();
+    d.message = message.to_string();
+    Reply::json(
+        d.status,
+        &serde_json::json!({ "error": d.code, "message": d.message }),
+    )
 }
 
 #[cfg(test)]
@@ -204,6 +273,7 @@ mod tests {
         );
         let o = original(&m).unwrap();
         assert_eq!(o.method, "POST");
+        assert_eq!(o.host.as_deref(), Some("app.example.com"));
         assert_eq!(o.path(), "/a");
         assert_eq!(o.url(), "https://app.example.com/a?b=1");
         let m = meta(
@@ -218,6 +288,7 @@ mod tests {
             (o.uri.as_str(), o.url()),
             ("/x?y", "https://app.example.com/x?y".to_string())
         );
+        assert_eq!(o.host.as_deref(), Some("app.example.com"));
     }
 
     #[test]

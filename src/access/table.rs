@@ -1,0 +1,134 @@
+//! The route table requests are decided with: the compiled [`Routes`] plus what each route
+//! needs at run time — its interned name for logs and metrics, its resolved upstream and
+//! timeout, and its decision counters. Built whole and swapped whole (`App::routes`), so a
+//! request never sees half of one configuration and half of another.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use prometheus::IntCounter;
+
+use crate::config::{resolve_upstream, Config, ConfigError};
+use crate::metrics::Metrics;
+use crate::policy::{Outcome, Routes};
+
+/// Where one route's requests go, resolved.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    /// The upstream's host name: TLS server name and certificate check.
+    pub sni: String,
+    pub timeout: Duration,
+    /// Keeps the route's upstream connections in a pool of their own, even when two routes
+    /// name the same upstream: a slow route cannot take another's idle connections.
+    pub pool: u64,
+}
+
+/// A route's run-time state, beside its compiled rules.
+pub struct Entry {
+    pub name: &'static str,
+    /// `None` for a route that only denies.
+    pub target: Option<Target>,
+    decisions: [IntCounter; 5],
+}
+
+impl Entry {
+    pub fn count(&self, outcome: Outcome) {
+        if let Some(c) = self.decisions.get(outcome.index()) {
+            c.inc();
+        }
+    }
+}
+
+pub struct RouteTable {
+    /// Distinguishes tables across reloads: a request that waited for its session re-reads
+    /// its route only when the table changed meanwhile.
+    pub generation: u64,
+    pub routes: Routes,
+    /// Whether the routes came from `[[routes]]` rather than the implicit route.
+    pub configured: bool,
+    entries: Vec<Entry>,
+    no_route: IntCounter,
+}
+
+impl RouteTable {
+    /// Resolves every route's upstream (blocking: DNS) and resolves its counters.
+    pub fn build(config: &Config, metrics: &Metrics, generation: u64) -> Result<Self, ConfigError> {
+        let mut entries = Vec::with_capacity(config.routes.len());
+        for (index, route) in config.routes.iter().enumerate() {
+            let target = match &route.upstream {
+                None => None,
+                Some(up) => {
+                    let addr = resolve_upstream(up).map_err(|e| {
+                        if config.routes_configured {
+                            ConfigError::new(format!("route {:?}: upstream", route.name), e.message)
+                        } else {
+                            e
+                        }
+                    })?;
+                    Some(Target {
+                        addr,
+                        tls: up.tls,
+                        sni: up.host.clone(),
+                        timeout: route.timeout.unwrap_or(config.upstream_timeout),
+                        pool: index as u64,
+                    })
+                }
+            };
+            let name = intern(&route.name);
+            entries.push(Entry {
+                name,
+                target,
+                decisions: metrics.policy_decisions(name, Outcome::ALL.map(Outcome::as_str)),
+            });
+        }
+        let [no_route] = metrics.policy_decisions("", ["no_route"]);
+        Ok(Self {
+            generation,
+            routes: config.routes.clone(),
+            configured: config.routes_configured,
+            entries,
+            no_route,
+        })
+    }
+
+    pub fn entry(&self, index: usize) -> Option<&Entry> {
+        self.entries.get(index)
+    }
+
+    pub fn count_no_route(&self) {
+        self.no_route.inc();
+    }
+}
+
+/// Route names live as long as the process: access lines and per-request state hold a
+/// `&'static str` instead of cloning a `String` or an `Arc` per request. Each distinct name
+/// is kept once, so reloading the same file leaks nothing.
+fn intern(name: &str) -> &'static str {
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut guard = NAMES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let names = guard.get_or_insert_with(HashSet::new);
+    if let Some(&known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_is_interned_once() {
+        let a = intern("grafana-test-intern");
+        let b = intern(&String::from("grafana-test-intern"));
+        assert!(std::ptr::eq(a, b));
+    }
+}

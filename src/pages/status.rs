@@ -1,0 +1,124 @@
+//! The pages a browser gets instead of the gateway's JSON errors (docs/contract.md §6, §9):
+//! 403 naming who is signed in with a way to sign out, 404, 502, 503, 504; and the
+//! second-factor page a `two_factor` route sends a one-factor session to.
+
+use super::layout::{escape, layout};
+use crate::error::Error;
+use crate::reply::Reply;
+
+/// What the gateway answers `e` with: a page for a browser when the status has one, else the
+/// JSON error. `who` is the signed-in username, when known.
+pub fn answer(e: &Error, browser: bool, who: Option<&str>) -> Reply {
+    if browser {
+        if let Some(html) = error_page(e, who) {
+            let status = e.describe().status;
+            return Reply::html(status, html).with_error_headers(e);
+        }
+    }
+    Reply::error(e)
+}
+
+/// The page for an error a browser may meet on the way to an upstream; `None` for the others,
+/// which keep their JSON.
+pub fn error_page(e: &Error, who: Option<&str>) -> Option<String> {
+    let (title, text) = match e {
+        Error::Forbidden => (
+            "Access denied",
+            "You do not have access to this page. If you think you should, ask the people who run it.",
+        ),
+        Error::MfaRequired => (
+            "Second factor required",
+            "This page needs a sign-in with a second factor.",
+        ),
+        Error::NotFound => ("Not found", "Nothing is served at this address."),
+        Error::BadGateway => (
+            "The service is not answering",
+            "The application behind this address did not answer. Try again in a moment.",
+        ),
+        Error::GatewayTimeout => (
+            "The service is taking too long",
+            "The application behind this address did not answer in time. Try again in a moment.",
+        ),
+        Error::Store(_) | Error::Busy => (
+            "Temporarily unavailable",
+            "Sign-in cannot be checked right now. Try again in a moment.",
+        ),
+        _ => return None,
+    };
+    let mut body = format!(
+        "<div class=\"card\"><h1>{}</h1><p>{}</p>",
+        escape(title),
+        escape(text)
+    );
+    if let Some(name) = who {
+        body.push_str(&signed_in_as(name));
+    }
+    body.push_str("</div>");
+    Some(layout(title, &body))
+}
+
+/// Who is signed in, with the account page and a sign-out button: the way out of a page that
+/// another account might be allowed to see.
+fn signed_in_as(name: &str) -> String {
+    format!(
+        "<p>You are signed in as <strong>{}</strong>.</p><div class=\"row\">\
+<a href=\"/auth/account\">Your account</a></div>\
+<form method=\"post\" action=\"/auth/logout\"><button class=\"secondary\" type=\"submit\">\
+Sign out</button></form>",
+        escape(name)
+    )
+}
+
+pub struct MfaPage<'a> {
+    /// The signed-in username, if anyone is.
+    pub who: Option<&'a str>,
+}
+
+/// `GET /auth/mfa?rd=`: until second factors can be enrolled (docs/contract.md §10), it says
+/// what the page needs and that it cannot be given here yet.
+pub fn mfa(p: &MfaPage<'_>) -> String {
+    let mut body = String::from(
+        "<div class=\"card\"><h1>Second factor required</h1>\
+<p>The page you asked for needs a sign-in with a second factor, such as an authenticator app \
+or a passkey.</p><p>This gateway cannot set up a second factor yet. Ask the people who run it \
+for access without one, or for a second factor to be enabled.</p>",
+    );
+    match p.who {
+        Some(name) => body.push_str(&signed_in_as(name)),
+        None => body.push_str("<p><a href=\"/auth/login\">Sign in</a></p>"),
+    }
+    body.push_str("</div>");
+    layout("Second factor required", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reply::Body;
+
+    #[test]
+    fn a_browser_gets_a_page_that_names_who_is_signed_in() {
+        let reply = answer(&Error::Forbidden, true, Some("<alice>"));
+        assert_eq!(reply.status, 403);
+        let Body::Html(html) = &reply.body else {
+            panic!("not a page")
+        };
+        assert!(html.contains("signed in as <strong>&lt;alice&gt;</strong>"));
+        assert!(html.contains("action=\"/auth/logout\""));
+    }
+
+    #[test]
+    fn api_clients_and_other_errors_keep_json() {
+        assert!(matches!(
+            answer(&Error::Forbidden, false, None).body,
+            Body::Json(_)
+        ));
+        assert!(matches!(
+            answer(&Error::Unauthorized, true, None).body,
+            Body::Json(_)
+        ));
+        let page = answer(&Error::NotFound, true, None);
+        assert_eq!(page.status, 404);
+        assert!(matches!(page.body, Body::Html(_)));
+    }
+}
