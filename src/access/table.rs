@@ -57,34 +57,20 @@ pub struct RouteTable {
 impl RouteTable {
     /// Resolves every route's upstream (blocking: DNS) and resolves its counters.
     pub fn build(config: &Config, metrics: &Metrics, generation: u64) -> Result<Self, ConfigError> {
-        let mut entries = Vec::with_capacity(config.routes.len());
-        for (index, route) in config.routes.iter().enumerate() {
-            let target = match &route.upstream {
-                None => None,
-                Some(up) => {
-                    let addr = resolve_upstream(up).map_err(|e| {
-                        if config.routes_configured {
-                            ConfigError::new(format!("route {:?}: upstream", route.name), e.message)
-                        } else {
-                            e
-                        }
-                    })?;
-                    Some(Target {
-                        addr,
-                        tls: up.tls,
-                        sni: up.host.clone(),
-                        timeout: route.timeout.unwrap_or(config.upstream_timeout),
-                        pool: index as u64,
-                    })
+        let targets = Self::resolve(config)?;
+        let entries = config
+            .routes
+            .iter()
+            .zip(targets)
+            .map(|(route, target)| {
+                let name = intern(&route.name);
+                Entry {
+                    name,
+                    target,
+                    decisions: metrics.policy_decisions(name, Outcome::ALL.map(Outcome::as_str)),
                 }
-            };
-            let name = intern(&route.name);
-            entries.push(Entry {
-                name,
-                target,
-                decisions: metrics.policy_decisions(name, Outcome::ALL.map(Outcome::as_str)),
-            });
-        }
+            })
+            .collect();
         let [no_route] = metrics.policy_decisions("", ["no_route"]);
         Ok(Self {
             generation,
@@ -93,6 +79,36 @@ impl RouteTable {
             entries,
             no_route,
         })
+    }
+
+    /// Every route's upstream, resolved (blocking: DNS), in route order; a name that does not
+    /// resolve is a configuration error naming its route. `serve` calls it before touching
+    /// the database, so a typo costs nothing.
+    pub fn resolve(config: &Config) -> Result<Vec<Option<Target>>, ConfigError> {
+        config
+            .routes
+            .iter()
+            .enumerate()
+            .map(|(index, route)| {
+                let Some(up) = &route.upstream else {
+                    return Ok(None);
+                };
+                let addr = resolve_upstream(up).map_err(|e| {
+                    if config.routes_configured {
+                        ConfigError::new(format!("route {:?}: upstream", route.name), e.message)
+                    } else {
+                        e
+                    }
+                })?;
+                Ok(Some(Target {
+                    addr,
+                    tls: up.tls,
+                    sni: up.host.clone(),
+                    timeout: route.timeout.unwrap_or(config.upstream_timeout),
+                    pool: index as u64,
+                }))
+            })
+            .collect()
     }
 
     pub fn entry(&self, index: usize) -> Option<&Entry> {

@@ -281,6 +281,7 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
         .collect();
     tracing::info!(config = %effective.join(" "), "effective configuration");
     crate::access::reload::warn_unused(&config);
+    crate::access::RouteTable::resolve(&config)?;
     prepare_database(&config)?;
     if demo_upstream {
         let addr = config::resolve_upstream(&config.upstream)?;

@@ -284,3 +284,22 @@ async fn readyz_answers_503_in_bounded_time_when_the_database_hangs() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_route_whose_upstream_does_not_resolve_stops_serve_naming_it() {
+    let dir =
+        std::env::temp_dir().join(format!("gh-routes-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(
+        &dir,
+        "[[routes]]\nname = \"wiki\"\nupstream = \"http://no-such-host.invalid:80\"\n",
+    )
+    .unwrap();
+    let (code, stderr) = run(
+        &[("GATEHOUSE_LOG", "off")],
+        &["--config", dir.to_str().unwrap(), "serve"],
+    );
+    let _ = std::fs::remove_file(&dir);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("route \"wiki\""), "{stderr}");
+}
