@@ -163,6 +163,8 @@ pub async fn check(
         path,
         method: &method,
         client: meta.client_ip,
+        // The forwarded host is the host decided on here; nothing else goes upstream.
+        forwarded_host: None,
     };
     let creds = Credentials::from_headers(&meta.headers, &app.cookies);
     let admitted = admit(app, &ask, &creds, now).await?;

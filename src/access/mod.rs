@@ -28,6 +28,8 @@ pub struct Ask<'a> {
     pub method: &'a http::Method,
     /// The client address of docs/contract.md §6, for rules with `networks`.
     pub client: Option<IpAddr>,
+    /// `X-Forwarded-Host` from a trusted proxy, which goes upstream with the request.
+    pub forwarded_host: Option<&'a str>,
 }
 
 /// What happens to the request.
@@ -81,6 +83,11 @@ pub async fn admit(
     let path = normalise_path(ask.path);
     let seen = {
         let table = app.routes.load();
+        if table.routes.by_host() && forwarded_host_disagrees(ask) {
+            return Err(Error::Malformed(
+                "X-Forwarded-Host names another host than Host.".into(),
+            ));
+        }
         let Some((index, matched)) = locate(&table, ask, &path) else {
             table.count_no_route();
             return Ok(Admitted::no_route());
@@ -133,6 +140,14 @@ pub async fn admit(
         _ => Verdict::Unauthenticated,
     };
     Ok(settle(&table, index, matched.rule, outcome, verdict))
+}
+
+/// The route is chosen by `Host`, and the upstream hears the trusted proxy's
+/// `X-Forwarded-Host`: when routes differ by host and the two disagree, an upstream that serves
+/// by `X-Forwarded-Host` would answer for a host other than the one decided on.
+fn forwarded_host_disagrees(ask: &Ask<'_>) -> bool {
+    ask.forwarded_host
+        .is_some_and(|f| policy::normalise_host(f) != policy::normalise_host(ask.host))
 }
 
 fn locate<'t>(table: &'t RouteTable, ask: &Ask<'_>, path: &str) -> Option<(usize, Matched<'t>)> {

@@ -339,6 +339,11 @@ impl Gateway {
             path: req.uri.path(),
             method: &req.method,
             client: request::client_ip(ctx.peer, &req.headers, &app.config.trusted_proxies),
+            forwarded_host: ctx
+                .peer_trusted
+                .then(|| req.headers.get("x-forwarded-host"))
+                .flatten()
+                .map(|v| v.to_str().unwrap_or("\u{0}")),
         };
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
         let admitted = {

@@ -173,6 +173,11 @@ impl Routes {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
+
+    /// Whether the request's host can change which route serves it.
+    pub fn by_host(&self) -> bool {
+        self.routes.iter().any(|r| !r.hosts.is_empty())
+    }
 }
 
 /// Compiles routes from TOML text, for the tests of every part of the module.

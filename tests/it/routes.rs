@@ -247,6 +247,25 @@ async fn a_host_that_could_mean_two_things_is_refused() {
 }
 
 #[tokio::test]
+async fn a_trusted_proxys_forwarded_host_must_name_the_host_routed_on() {
+    let gw = start().await;
+    let jar = gw.signup("alice").await;
+    let with = |xfh: &'static str| {
+        send(
+            gw.req("GET", "/")
+                .header("host", "x.dev.example")
+                .header("x-forwarded-host", xfh)
+                .with(&jar),
+        )
+    };
+    // The upstream would hear `vault.example` for a request decided as the dev route.
+    assert_eq!(with("vault.example").await.status, 400);
+    assert_eq!(with("x.dev.example, vault.example").await.status, 400);
+    let r = with("X.Dev.Example:443").await;
+    assert_eq!((r.status, upstream_of(&r)), (200, "dev".into()));
+}
+
+#[tokio::test]
 async fn a_networks_rule_reads_the_client_address_a_trusted_proxy_gives() {
     let gw = start().await;
     let from = |xff: &'static str| {
