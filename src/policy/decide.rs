@@ -169,10 +169,13 @@ pub fn matched<'r>(
 }
 
 fn rule_matches(rule: &Rule, method: &http::Method, client: Option<IpAddr>) -> bool {
-    let method = rule
-        .methods
-        .as_ref()
-        .is_none_or(|methods| methods.contains(method));
+    // Methods are case-sensitive in HTTP, but some servers upper-case what they receive: a
+    // rule about GET must also catch `get`, or a deny could be spelt around.
+    let method = rule.methods.as_ref().is_none_or(|methods| {
+        methods
+            .iter()
+            .any(|m| m.as_str().eq_ignore_ascii_case(method.as_str()))
+    });
     let network = rule
         .networks
         .as_ref()

@@ -262,3 +262,31 @@ fn a_method_rule_matches_only_its_methods() {
     assert_eq!(by_bob(Method::DELETE), (Outcome::MfaRequired, Some(4)));
     assert_eq!(by_bob(Method::GET), (Outcome::Forward, None));
 }
+
+#[test]
+fn a_method_rule_catches_every_letter_case_of_its_method() {
+    let routes = routes_from(
+        r#"[[routes]]
+        name = "r"
+        upstream = "127.0.0.1:1"
+        policy = "bypass"
+          [[routes.rules]]
+          methods = ["DELETE"]
+          policy = "deny""#,
+    )
+    .unwrap();
+    for spelt in ["DELETE", "delete", "Delete"] {
+        let method = Method::from_bytes(spelt.as_bytes()).unwrap();
+        let route = routes.choose("h", "/x").unwrap();
+        let d = decide(
+            route,
+            &Facts {
+                method: &method,
+                path: "/x",
+                client: None,
+                user: None,
+            },
+        );
+        assert_eq!(d.outcome, Outcome::Forbidden, "{spelt}");
+    }
+}
