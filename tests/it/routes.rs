@@ -204,6 +204,15 @@ async fn a_denied_path_is_never_forwarded_however_it_is_spelt() {
             assert_eq!(r.error(), "forbidden", "{path}");
         }
     }
+    // An upstream that decodes twice would read these as /closed: the gateway refuses them
+    // rather than judge them as some other path.
+    for path in ["/%2563losed", "/%252563losed/x", "/%2563losed;x"] {
+        let r = at(&gw, "app.example", path, &jar).await;
+        assert_eq!(r.status, 400, "{path}");
+        assert_eq!(r.error(), "bad_path", "{path}");
+    }
+    // An escaped `%` that reads the same either way is left alone.
+    assert_eq!(at(&gw, "app.example", "/100%25", &jar).await.status, 200);
     // Paths an upstream would read as climbing out are refused before any route is chosen
     // (sent raw: an HTTP client would resolve the dots itself).
     for path in [
