@@ -104,8 +104,7 @@ pub fn matched<'r>(
         let path_hit = !rule.has_paths()
             || rule.prefixes.iter().any(|p| p.matches(path))
             || rule.regex.as_ref().is_some_and(|set| {
-                *any_regex.get_or_insert_with(|| route.regexes.is_match(path))
-                    && set.is_match(path)
+                *any_regex.get_or_insert_with(|| route.regexes.is_match(path)) && set.is_match(path)
             });
         if path_hit && rule_matches(rule, method, client) {
             return Matched {
@@ -127,9 +126,10 @@ fn rule_matches(rule: &Rule, method: &http::Method, client: Option<IpAddr>) -> b
         .methods
         .as_ref()
         .is_none_or(|methods| methods.contains(method));
-    let network = rule.networks.as_ref().is_none_or(|networks| {
-        client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip)))
-    });
+    let network = rule
+        .networks
+        .as_ref()
+        .is_none_or(|networks| client.is_some_and(|ip| networks.iter().any(|n| n.contains(&ip))));
     method && network
 }
 

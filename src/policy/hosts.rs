@@ -54,7 +54,8 @@ pub fn host_is_valid(host: &str) -> bool {
             None => (host, None),
         }
     };
-    let port_ok = port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
     if !port_ok {
         return false;
     }
