@@ -11,6 +11,7 @@ pub mod forward;
 pub mod handlers;
 pub mod identity;
 pub mod input;
+pub mod invite_token;
 pub mod limits;
 pub mod pair;
 pub mod password;
