@@ -149,13 +149,20 @@ impl From<config::ConfigError> for Failure {
 }
 
 pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    Ok(load_raw(path)?.validate()?)
+}
+
+fn load_raw(path: Option<&Path>) -> Result<RawConfig, Failure> {
     let default = Path::new("config/gatehouse.toml");
     let path = match path {
         Some(p) => Some(p),
         None => default.exists().then_some(default),
     };
-    let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
-    Ok(raw.validate()?)
+    Ok(RawConfig::load(
+        path,
+        Some(Path::new(".env")),
+        &config::process_env(),
+    )?)
 }
 
 /// Someone can still take a port between the check above and Pingora's bind. Pingora then
@@ -230,12 +237,23 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref())?;
     let default = Command::Serve {
         demo_upstream: false,
         upgrade: false,
     };
     let command = cli.command.unwrap_or(default);
+    let mut raw = load_raw(cli.config.as_deref())?;
+    // The quick start is one command, and its walk-through signs up over HTTP. Behind
+    // `--demo-upstream` the upstream is the echo server (it must bind GATEHOUSE_UPSTREAM's
+    // address or serve stops), so open sign-up exposes nothing; any explicit setting wins.
+    let demo_opens_registration = matches!(
+        command,
+        Command::Serve {
+            demo_upstream: true,
+            ..
+        }
+    ) && raw.default_to("registration", "open", "--demo-upstream");
+    let config = raw.validate()?;
     if matches!(command, Command::Serve { .. }) {
         // Before anything is touched (logging, the database): see `refuse_unenforced_policy`.
         crate::refuse_unenforced_policy(&config).map_err(|e| match e {
@@ -244,6 +262,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         })?;
     }
     crate::logs::init_logging(&config);
+    if demo_opens_registration {
+        tracing::info!(
+            "--demo-upstream: anyone may sign up (GATEHOUSE_REGISTRATION=open); set \
+             GATEHOUSE_REGISTRATION to choose otherwise"
+        );
+    }
     match command {
         Command::Serve {
             demo_upstream,

@@ -106,6 +106,8 @@ impl Gateway {
                 ("GATEHOUSE_BCRYPT_COST", "4".to_string()),
                 ("GATEHOUSE_LOG", "info".to_string()),
                 ("GATEHOUSE_UPSTREAM_TIMEOUT", "3s".to_string()),
+                // Most tests sign up over HTTP; the closed default has tests of its own.
+                ("GATEHOUSE_REGISTRATION", "open".to_string()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
