@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `user …`, `sessions …`, `group …`,
-//! `config check`. Each command
+//! `invite …`, `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod accounts;
 mod groups;
+mod invites;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -23,7 +24,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions and group commands).
+    /// Print machine-readable JSON instead of tables (user, sessions, group and invite
+    /// commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -55,6 +57,9 @@ pub enum Command {
     /// nobody out.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Make, list and revoke sign-up invites; an invite admits in every registration mode.
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -119,6 +124,26 @@ pub enum GroupCommand {
         #[arg(required = true)]
         users: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InviteCommand {
+    /// Make an invite; its sign-up URL is the last line printed (the only time it is shown).
+    Create {
+        /// Comma-separated groups the new users join; each must exist.
+        #[arg(long, value_name = "A,B", default_value = "")]
+        groups: String,
+        /// How long the link works: seconds, or 30m, 12h, 7d.
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        expires: String,
+        /// How many accounts it may make.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: u32,
+    },
+    /// List invites and their state (active, used, expired, revoked); never their tokens.
+    List,
+    /// Revoke an invite by id: its link stops working at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -292,6 +317,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Group(cmd) => {
             prepare_database(&config)?;
             groups::group(&config, cmd, cli.json)
+        }
+        Command::Invite(cmd) => {
+            // Arguments are checked before the database is touched.
+            let cmd = invites::checked(cmd)?;
+            prepare_database(&config)?;
+            invites::invite(&config, cmd, cli.json)
         }
     }
 }

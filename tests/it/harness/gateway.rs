@@ -32,11 +32,20 @@ pub struct Options {
     pub upstream: Option<SocketAddr>,
     /// Join another gateway's database instead of creating one (that gateway drops it).
     pub database: Option<String>,
+    /// Variables the harness would set that this gateway must not see (to test a default).
+    pub unset: Vec<String>,
+    /// The command line, instead of none (which serves).
+    pub args: Vec<String>,
 }
 
 impl Options {
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    pub fn unset(mut self, k: &str) -> Self {
+        self.unset.push(k.to_string());
         self
     }
 }
@@ -113,10 +122,12 @@ impl Gateway {
             .map(|(k, v)| (k.to_string(), v))
             .collect();
             env.extend(options.env.iter().cloned());
+            env.retain(|(k, _)| !options.unset.contains(k));
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
             cmd.current_dir(std::env::temp_dir())
                 .env_clear()
                 .envs(env.iter().map(|(k, v)| (k, v)))
+                .args(&options.args)
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
                 .stderr(std::fs::File::create(&log).unwrap());
