@@ -52,7 +52,7 @@ env -i PATH="$PATH" \
   GATEHOUSE_LISTEN="$GW" GATEHOUSE_ADMIN_LISTEN="$ADMIN" GATEHOUSE_UPSTREAM="$UP" \
   GATEHOUSE_JWT_SECRET="$SECRET" GATEHOUSE_COOKIE_SECURE=false GATEHOUSE_CACHE_TTL=60s \
   GATEHOUSE_BCRYPT_COST=12 GATEHOUSE_THREADS="$GW_THREADS" GATEHOUSE_LOG=warn \
-  GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$NGX_PORT" \
+  GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$NGX_PORT" GATEHOUSE_REGISTRATION=open \
   target/release/gatehouse serve 2>"$TMP/gatehouse.log" & GW_PID=$!; pids+=($GW_PID)
 
 for _ in $(seq 1 100); do curl -fs "http://$ADMIN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -13,6 +13,11 @@ pub enum Error {
     UsernameTaken,
     #[error("registration closed")]
     RegistrationClosed,
+    /// Registration is by invite only and none was given: `registration_closed`, saying how.
+    #[error("registration by invite only")]
+    InviteRequired,
+    #[error("invalid invite")]
+    InvalidInvite,
     #[error("invalid credentials")]
     InvalidCredentials,
     #[error("rate limited")]
@@ -102,6 +107,16 @@ impl Error {
                 403,
                 "registration_closed",
                 "Registration is closed on this gateway.",
+            ),
+            Error::InviteRequired => d(
+                403,
+                "registration_closed",
+                "Sign-up on this gateway needs an invite link.",
+            ),
+            Error::InvalidInvite => d(
+                403,
+                "invalid_invite",
+                "This invite is not valid: it is unknown, used up, expired or revoked.",
             ),
             Error::InvalidCredentials => d(
                 401,

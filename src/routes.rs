@@ -6,6 +6,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Register,
+    /// The sign-up page (`GET /auth/register[?invite=…]`).
+    RegisterPage,
     Login,
     LoginPage,
     Refresh,
@@ -43,6 +45,7 @@ impl Route {
 /// Every `/auth` operation, as `(method, path template)`: the OpenAPI document is tested
 /// against this list, and the list against `classify`.
 pub const TABLE: &[(&str, &str)] = &[
+    ("GET", "/auth/register"),
     ("POST", "/auth/register"),
     ("GET", "/auth/login"),
     ("POST", "/auth/login"),
@@ -77,7 +80,8 @@ pub fn classify(method: &str, path: &str) -> Route {
         }
     };
     match rest {
-        "/register" => pick(post, Route::Register, "POST"),
+        "/register" if get => Route::RegisterPage,
+        "/register" => pick(post, Route::Register, "GET, HEAD, POST"),
         "/login" if get => Route::LoginPage,
         "/login" => pick(post, Route::Login, "GET, HEAD, POST"),
         "/refresh" => pick(post, Route::Refresh, "POST"),
@@ -247,6 +251,13 @@ mod tests {
         assert_eq!(classify("GET", "/auth/login"), Route::LoginPage);
         assert_eq!(
             classify("PUT", "/auth/login"),
+            Route::WrongMethod("GET, HEAD, POST")
+        );
+        assert_eq!(classify("GET", "/auth/register"), Route::RegisterPage);
+        assert_eq!(classify("HEAD", "/auth/register"), Route::RegisterPage);
+        assert_eq!(classify("POST", "/auth/register"), Route::Register);
+        assert_eq!(
+            classify("DELETE", "/auth/register"),
             Route::WrongMethod("GET, HEAD, POST")
         );
         assert_eq!(classify("GET", "/auth/me"), Route::Me);

@@ -1,16 +1,17 @@
-//! The browser side of `/auth`: the sign-in and account pages, and what a plain HTML form post
+//! The browser side of `/auth`: the sign-in, sign-up and account pages, and what a plain HTML form post
 //! gets back (a 303 to the next page instead of JSON). The JSON routes do the work.
 
 use std::collections::HashMap;
 
 use super::redirect::{self, login_location};
 use super::Request;
-use super::{authenticate_or_refresh, Credentials};
+use super::{authenticate_or_refresh, invite_token, Credentials};
+use crate::config::Registration;
 use crate::error::Error;
 use crate::pages::{self, AccountPage, LoginForm, LoginPage};
 use crate::reply::Reply;
 use crate::routes::Route;
-use crate::store::users;
+use crate::store::{invites, users};
 use crate::App;
 
 /// Whether the request is a plain HTML form post (what the pages send).
@@ -67,7 +68,8 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         Err(Error::Unauthorized) => {}
         Err(e) => return Err(e),
     }
-    let form = if query.contains_key("register") && app.config.registration_open {
+    // `?register=1`, the sign-up form's address before `GET /auth/register`, still works.
+    let form = if query.contains_key("register") && app.config.registration == Registration::Open {
         LoginForm::Register
     } else {
         LoginForm::SignIn
@@ -84,9 +86,57 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             error: None,
             note,
             username: "",
-            registration_open: app.config.registration_open,
+            registration: app.config.registration,
+            invite: None,
         }),
     ))
+}
+
+/// `GET /auth/register?rd=…[&invite=…]`: the sign-up form, carrying the invite when there is
+/// one. The invite is looked at here too, so a dead link says so before anyone picks a
+/// password; without one, the form is offered only when registration is open. A refusal is
+/// the sign-in page with the reason, 403.
+pub async fn register_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
+    let query = fields(req.meta.query.as_deref().unwrap_or("").as_bytes());
+    let rd = safe_rd(app, query.get("rd").map(String::as_str));
+    let invite = query
+        .get("invite")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
+    let refused = match invite {
+        Some(token) => match invite_token::fingerprint(token) {
+            Some(hash) if invites::usable(&app.db, &hash).await? => None,
+            _ => Some(Error::InvalidInvite),
+        },
+        None => refusal_without_invite(app.config.registration),
+    };
+    let (form, status, message) = match &refused {
+        Some(e) => (LoginForm::SignIn, 403, Some(e.describe().message)),
+        None => (LoginForm::Register, 200, None),
+    };
+    Ok(page(
+        app,
+        status,
+        pages::login(&LoginPage {
+            form,
+            rd,
+            error: message.as_deref(),
+            note: None,
+            username: "",
+            registration: app.config.registration,
+            invite,
+        }),
+    ))
+}
+
+/// Why a sign-up without an invite is refused in `mode`, if it is: the sign-up page and
+/// `POST /auth/register` give the same answer.
+pub fn refusal_without_invite(mode: Registration) -> Option<Error> {
+    match mode {
+        Registration::Open => None,
+        Registration::Invite => Some(Error::InviteRequired),
+        Registration::Closed => Some(Error::RegistrationClosed),
+    }
 }
 
 /// Turns the outcome of a JSON route into what a browser form post expects.
@@ -99,6 +149,10 @@ pub fn after_form(
     let form = fields(req.body);
     let rd = safe_rd(app, form.get("rd").map(String::as_str));
     let username = form.get("username").map(String::as_str).unwrap_or("");
+    let invite = form
+        .get("invite")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
     let login_form = |kind, status, message: String| {
         page(
             app,
@@ -109,7 +163,8 @@ pub fn after_form(
                 error: Some(&message),
                 note: None,
                 username,
-                registration_open: app.config.registration_open,
+                registration: app.config.registration,
+                invite,
             }),
         )
     };
@@ -125,7 +180,15 @@ pub fn after_form(
         }
         (Route::Register, Err(e)) if e.describe().status < 500 => {
             let d = e.describe();
-            Ok(login_form(LoginForm::Register, d.status, d.message))
+            // The form again only when trying again can work: not for a dead invite or a
+            // closed registration.
+            let kind = match e {
+                Error::InvalidInvite | Error::RegistrationClosed | Error::InviteRequired => {
+                    LoginForm::SignIn
+                }
+                _ => LoginForm::Register,
+            };
+            Ok(login_form(kind, d.status, d.message))
         }
         (Route::Logout, Ok(reply)) => Ok(reply.into_redirect(303, "/auth/login")),
         (Route::SessionsAbort | Route::SessionRevoke(_), Ok(reply)) => {
@@ -424,6 +487,59 @@ mod tests {
         assert!(page.contains("That username is already taken."), "{page}");
         assert!(page.contains("action=\"/auth/register\""), "{page}");
         assert!(page.contains("value=\"bob\""), "{page}");
+    }
+
+    #[test]
+    fn a_refused_registration_form_keeps_carrying_its_invite() {
+        let app = app(&[]);
+        let token = "q9YhV0kRk2c1tIhQn0bCzZp7m3yQJ4rX1hD8fW6sA2E";
+        let body = format!("username=bob&invite={token}&rd=%2Fdocs");
+        let reply = post(&app, Route::Register, &body, Err(Error::UsernameTaken)).unwrap();
+        assert_eq!(reply.status, 409);
+        let page = html(&reply);
+        assert!(page.contains("action=\"/auth/register\""), "{page}");
+        assert!(
+            page.contains(&format!("name=\"invite\" value=\"{token}\"")),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn a_dead_invite_or_closed_registration_leads_to_sign_in_not_the_same_form() {
+        let app = app(&[]);
+        for (e, says) in [
+            (Error::InvalidInvite, "This invite is not valid"),
+            (Error::RegistrationClosed, "Registration is closed"),
+            (Error::InviteRequired, "needs an invite link"),
+        ] {
+            let reply = post(&app, Route::Register, "username=bob&invite=x", Err(e)).unwrap();
+            assert_eq!(reply.status, 403);
+            let page = html(&reply);
+            assert!(page.contains(says), "{page}");
+            assert!(page.contains("action=\"/auth/login\""), "{page}");
+            assert!(!page.contains("name=\"invite\""), "{page}");
+        }
+    }
+
+    #[test]
+    fn only_open_registration_admits_without_an_invite() {
+        assert!(refusal_without_invite(Registration::Open).is_none());
+        assert!(matches!(
+            refusal_without_invite(Registration::Invite),
+            Some(Error::InviteRequired)
+        ));
+        assert!(matches!(
+            refusal_without_invite(Registration::Closed),
+            Some(Error::RegistrationClosed)
+        ));
+        for e in [Error::InviteRequired, Error::RegistrationClosed] {
+            assert_eq!(
+                (e.describe().status, e.describe().code),
+                (403, "registration_closed")
+            );
+        }
+        let d = Error::InvalidInvite.describe();
+        assert_eq!((d.status, d.code), (403, "invalid_invite"));
     }
 
     #[test]

@@ -8,14 +8,16 @@ use uuid::Uuid;
 use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::tokens::Kind;
-use super::{browser, csrf, input, Request};
+use super::{browser, csrf, input, invite_token, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::routes::Route;
 use crate::store::audit::{self, Event};
+use crate::store::invites;
 use crate::store::sessions::Cause;
-use crate::store::users::{self, Created, CredentialChange};
+use crate::store::signup::{self, Admission, NewUser, SignedUp};
+use crate::store::users::{self, CredentialChange};
 use crate::App;
 
 pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, Error> {
@@ -51,6 +53,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::SessionsAbort => abort(app, req).await,
         Route::Password => change_password(app, req).await,
         Route::LoginPage => browser::login_page(app, req).await,
+        Route::RegisterPage => browser::register_page(app, req).await,
         Route::Account => browser::account(app, req).await,
         Route::MfaPage => browser::mfa_page(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
@@ -94,22 +97,61 @@ fn issue(app: &App, pair: &Pair, transport: Transport) -> Reply {
 struct RegisterBody {
     username: String,
     password: String,
+    #[serde(default)]
+    invite: Option<String>,
 }
 
+/// docs/contract.md §9: an invite is accepted in every mode; without one, only open
+/// registration admits. The cheap refusals come first, then a look at the invite before bcrypt
+/// runs for it, then the transaction that decides (`store::signup`).
 async fn register(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    if !app.config.registration_open {
-        return Err(Error::RegistrationClosed);
-    }
     let body: RegisterBody = req.parse(Accepts::JsonOrForm)?;
+    let invite = match body.invite.as_deref().filter(|s| !s.is_empty()) {
+        Some(token) => Some(invite_token::fingerprint(token).ok_or(Error::InvalidInvite)?),
+        None => match browser::refusal_without_invite(app.config.registration) {
+            Some(refused) => return Err(refused),
+            None => None,
+        },
+    };
     let name = input::username(&body.username)?;
     input::password(&body.password)?;
+    if let Some(hash) = &invite {
+        if !invites::usable(&app.db, hash).await? {
+            return Err(Error::InvalidInvite);
+        }
+    }
     let hash = app.hasher.hash(&body.password).await?;
-    match users::create(&app.db, &name.display, &name.canonical, &hash).await? {
-        Created::Ok(user) => Ok(Reply::json(
-            201,
-            &json!({ "id": user.id, "username": user.username, "created_at": rfc3339(user.created_at) }),
-        )),
-        Created::Taken => Err(Error::UsernameTaken),
+    let admission = match &invite {
+        Some(hash) => Admission::Invite(hash),
+        None => Admission::Open(&app.config.registration_groups),
+    };
+    let new = NewUser {
+        username: &name.display,
+        canonical: &name.canonical,
+        password_hash: &hash,
+    };
+    match signup::sign_up(&app.db, &new, admission).await? {
+        SignedUp::Ok { user, invite } => {
+            if let Some(invite) = invite {
+                let detail = format!("invite {invite}");
+                let event = Event::new(audit::Kind::InviteUsed).user(user.id);
+                audit::record(&app.db, event.ip(req.meta.client_ip).detail(&detail)).await;
+            }
+            Ok(Reply::json(
+                201,
+                &json!({ "id": user.id, "username": user.username, "created_at": rfc3339(user.created_at) }),
+            ))
+        }
+        SignedUp::Taken => Err(Error::UsernameTaken),
+        SignedUp::InvalidInvite => Err(Error::InvalidInvite),
+        SignedUp::InviteGroupGone { invite, group } => {
+            tracing::warn!(
+                invite_id = %invite,
+                group = %group,
+                "a sign-up was refused: its invite names a group deleted since; make a new invite"
+            );
+            Err(Error::InvalidInvite)
+        }
     }
 }
 

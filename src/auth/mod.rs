@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod handlers;
 pub mod identity;
 pub mod input;
+pub mod invite_token;
 pub mod limits;
 pub mod pair;
 pub mod password;

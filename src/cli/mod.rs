@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `user …`, `sessions …`, `group …`,
-//! `config check`. Each command
+//! `invite …`, `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
 use std::path::{Path, PathBuf};
@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod accounts;
 mod groups;
+mod invites;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -23,7 +24,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions and group commands).
+    /// Print machine-readable JSON instead of tables (user, sessions, group and invite
+    /// commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -55,6 +57,9 @@ pub enum Command {
     /// nobody out.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Make, list and revoke sign-up invites; an invite admits in every registration mode.
+    #[command(subcommand)]
+    Invite(InviteCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -122,6 +127,26 @@ pub enum GroupCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum InviteCommand {
+    /// Make an invite; its sign-up URL is the last line printed (the only time it is shown).
+    Create {
+        /// Comma-separated groups the new users join; each must exist.
+        #[arg(long, value_name = "A,B", default_value = "")]
+        groups: String,
+        /// How long the link works: seconds, or 30m, 12h, 7d.
+        #[arg(long, value_name = "DURATION", default_value = "7d")]
+        expires: String,
+        /// How many accounts it may make.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        uses: u32,
+    },
+    /// List invites and their state (active, used, expired, revoked); never their tokens.
+    List,
+    /// Revoke an invite by id: its link stops working at once.
+    Revoke { id: String },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Validate the configuration and print it with secrets masked.
     Check,
@@ -149,15 +174,21 @@ impl From<config::ConfigError> for Failure {
 }
 
 pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    let (raw, file) = load_raw(path)?;
+    let mut config = raw.validate()?;
+    config.file = file;
+    Ok(config)
+}
+
+/// The layers, and the configuration file they were read from (SIGHUP reads it again).
+fn load_raw(path: Option<&Path>) -> Result<(RawConfig, Option<std::path::PathBuf>), Failure> {
     let default = Path::new("config/gatehouse.toml");
     let path = match path {
         Some(p) => Some(p),
         None => default.exists().then_some(default),
     };
     let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
-    let mut config = raw.validate()?;
-    config.file = path.map(Path::to_path_buf);
-    Ok(config)
+    Ok((raw, path.map(Path::to_path_buf)))
 }
 
 /// Someone can still take a port between the check above and Pingora's bind. Pingora then
@@ -232,13 +263,31 @@ fn prepare_database(config: &Config) -> Result<(), Failure> {
 }
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref())?;
     let default = Command::Serve {
         demo_upstream: false,
         upgrade: false,
     };
     let command = cli.command.unwrap_or(default);
+    let (mut raw, file) = load_raw(cli.config.as_deref())?;
+    // The quick start is one command, and its walk-through signs up over HTTP. Behind
+    // `--demo-upstream` the upstream is the echo server (it must bind GATEHOUSE_UPSTREAM's
+    // address or serve stops), so open sign-up exposes nothing; any explicit setting wins.
+    let demo_opens_registration = matches!(
+        command,
+        Command::Serve {
+            demo_upstream: true,
+            ..
+        }
+    ) && raw.default_to("registration", "open", "--demo-upstream");
+    let mut config = raw.validate()?;
+    config.file = file;
     crate::logs::init_logging(&config);
+    if demo_opens_registration {
+        tracing::info!(
+            "--demo-upstream: anyone may sign up (GATEHOUSE_REGISTRATION=open); set \
+             GATEHOUSE_REGISTRATION to choose otherwise"
+        );
+    }
     match command {
         Command::Serve {
             demo_upstream,
@@ -263,6 +312,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Group(cmd) => {
             prepare_database(&config)?;
             groups::group(&config, cmd, cli.json)
+        }
+        Command::Invite(cmd) => {
+            // Arguments are checked before the database is touched.
+            let cmd = invites::checked(cmd)?;
+            prepare_database(&config)?;
+            invites::invite(&config, cmd, cli.json)
         }
     }
 }

@@ -102,6 +102,20 @@ impl RawConfig {
         self.values.contains_key(key)
     }
 
+    /// Sets `key` to `value` unless a layer (file, `.env`, environment) gave it: the default
+    /// that a command-line flag changes. Returns whether it was set.
+    pub fn default_to(&mut self, key: &str, value: &str, layer: &str) -> bool {
+        let Some(setting) = SETTINGS.iter().find(|s| s.key == key) else {
+            return false;
+        };
+        if self.values.contains_key(setting.key) {
+            return false;
+        }
+        self.values
+            .insert(setting.key, (value.to_string(), layer.to_string()));
+        true
+    }
+
     pub(super) fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(|(v, _)| v.as_str()).or_else(|| {
             SETTINGS

@@ -69,6 +69,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// Who may create an account over HTTP (docs/contract.md §9). An invite is accepted in every
+/// mode: it is the administrator's own decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Only `gatehouse user add` and invites make accounts.
+    Closed,
+    /// The same, and the sign-in page tells visitors that sign-up takes an invite link.
+    Invite,
+    /// Anyone may sign up; they join `registration_groups`.
+    Open,
+}
+
+impl Registration {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Registration::Closed => "closed",
+            Registration::Invite => "invite",
+            Registration::Open => "open",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "closed" => Some(Registration::Closed),
+            "invite" => Some(Registration::Invite),
+            "open" => Some(Registration::Open),
+            _ => None,
+        }
+    }
+}
+
 /// A login rate: `count` failures per `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rate {
@@ -97,7 +128,9 @@ pub struct Config {
     pub refresh_reuse_grace: Duration,
     pub cookie_secure: bool,
     pub cookie_domain: Option<String>,
-    pub registration_open: bool,
+    pub registration: Registration,
+    /// The groups of users who sign up without an invite: valid names, sorted, no repeats.
+    pub registration_groups: Vec<String>,
     /// The policy of a route (or the implicit route) that names none.
     pub default_policy: Policy,
     /// docs/contract.md §9: the configured `[[routes]]`, or the implicit route built from

@@ -154,16 +154,16 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         env: "GATEHOUSE_REGISTRATION",
         key: "registration",
-        default: Some("open"),
-        help: "open or closed",
-        show: |c| {
-            if c.registration_open {
-                "open"
-            } else {
-                "closed"
-            }
-            .into()
-        },
+        default: Some("closed"),
+        help: "who may sign up: closed, invite (only with an invite link) or open",
+        show: |c| c.registration.as_str().into(),
+    },
+    Setting {
+        env: "GATEHOUSE_REGISTRATION_GROUPS",
+        key: "registration_groups",
+        default: Some(""),
+        help: "comma-separated groups that users who sign up without an invite join",
+        show: |c| list(&c.registration_groups),
     },
     Setting {
         env: "GATEHOUSE_DEFAULT_POLICY",

@@ -330,3 +330,64 @@ fn a_route_error_names_the_route_in_its_key() {
         .unwrap_err();
     assert_eq!(e.key, "routes", "{e}");
 }
+
+#[test]
+fn registration_is_closed_unless_set_to_one_of_three_modes() {
+    assert_eq!(validate(&[]).unwrap().registration, Registration::Closed);
+    for (value, mode) in [
+        ("closed", Registration::Closed),
+        ("invite", Registration::Invite),
+        ("open", Registration::Open),
+    ] {
+        let c = validate(&[("GATEHOUSE_REGISTRATION", value)]).unwrap();
+        assert_eq!(c.registration, mode);
+        assert_eq!(mode.as_str(), value);
+    }
+    // The old boolean spellings and near misses are refused, never read as a default.
+    for bad in ["", "true", "false", "Open", "invites", "yes"] {
+        let e = validate(&[("GATEHOUSE_REGISTRATION", bad)]).unwrap_err();
+        assert!(e.key.contains("GATEHOUSE_REGISTRATION"), "{bad}: {e}");
+        assert!(e.message.contains("closed, invite or open"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn registration_groups_are_group_names_sorted_without_repeats() {
+    assert!(validate(&[]).unwrap().registration_groups.is_empty());
+    let c = validate(&[("GATEHOUSE_REGISTRATION_GROUPS", "users, beta,users,")]).unwrap();
+    assert_eq!(c.registration_groups, ["beta", "users"]);
+    let mut raw = RawConfig::default();
+    raw.apply_toml("registration_groups = [\"staff\", \"ops.eu-1\"]")
+        .unwrap();
+    assert_eq!(
+        raw.validate().unwrap().registration_groups,
+        ["ops.eu-1", "staff"]
+    );
+    for bad in ["Admins", "a b", "ops/x", &"g".repeat(65)] {
+        let e = validate(&[("GATEHOUSE_REGISTRATION_GROUPS", bad)]).unwrap_err();
+        assert!(
+            e.key.contains("GATEHOUSE_REGISTRATION_GROUPS"),
+            "{bad}: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_flag_changes_a_default_but_never_a_value_that_was_given() {
+    let mut raw = RawConfig::default();
+    assert!(raw.default_to("registration", "open", "--demo-upstream"));
+    assert_eq!(raw.validate().unwrap().registration, Registration::Open);
+
+    for layer in ["environment", ".env"] {
+        let mut raw = RawConfig::default();
+        let env = HashMap::from([("GATEHOUSE_REGISTRATION".to_string(), "closed".to_string())]);
+        raw.apply_env(&env, layer);
+        assert!(!raw.default_to("registration", "open", "--demo-upstream"));
+        assert_eq!(raw.validate().unwrap().registration, Registration::Closed);
+    }
+    let mut raw = RawConfig::default();
+    raw.apply_toml("registration = \"invite\"").unwrap();
+    assert!(!raw.default_to("registration", "open", "--demo-upstream"));
+    assert_eq!(raw.validate().unwrap().registration, Registration::Invite);
+    assert!(!RawConfig::default().default_to("no_such_key", "x", "test"));
+}

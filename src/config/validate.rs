@@ -11,7 +11,8 @@ use crate::origin::Origin;
 use crate::policy::{Policy, Routes};
 
 use super::{
-    parse_upstream, Config, ConfigError, LogFormat, Rate, RawConfig, Secret, Upstream, SETTINGS,
+    parse_upstream, Config, ConfigError, LogFormat, Rate, RawConfig, Registration, Secret,
+    Upstream, SETTINGS,
 };
 
 impl RawConfig {
@@ -108,15 +109,17 @@ impl RawConfig {
             refresh_reuse_grace: v("refresh_reuse_grace").duration_or_zero()?,
             cookie_secure: v("cookie_secure").boolean()?,
             cookie_domain,
-            registration_open: match v("registration").value {
-                Some("open") => true,
-                Some("closed") => false,
-                other => {
-                    return Err(v("registration").err(format!(
-                        "must be open or closed, got {:?}",
-                        other.unwrap_or("")
-                    )))
-                }
+            registration: {
+                let s = v("registration").value.unwrap_or("");
+                Registration::parse(s).ok_or_else(|| {
+                    v("registration").err(format!("must be closed, invite or open, got {s:?}"))
+                })?
+            },
+            registration_groups: {
+                let mut names = v("registration_groups").list(parse_group_name)?;
+                names.sort_unstable();
+                names.dedup();
+                names
             },
             default_policy,
             routes,
@@ -314,6 +317,16 @@ fn parse_public_url(s: &str) -> Result<Origin, String> {
         ));
     }
     Ok(origin)
+}
+
+fn parse_group_name(s: &str) -> Result<String, String> {
+    if crate::policy::is_group_name(s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a group name (1-64 characters of a-z 0-9 . _ -)"
+        ))
+    }
 }
 
 fn parse_redirect_host(s: &str) -> Result<String, String> {

@@ -1,11 +1,11 @@
 //! The redaction itself, pure: which spans of a formatted line are secrets (JWT-shaped strings,
-//! URL passwords, the values of cookie, authorization and password keys), and the line with
-//! those spans masked.
+//! URL passwords, the values of cookie, authorization, password and invite keys), and the line
+//! with those spans masked.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use memchr::{memchr, memchr3_iter, memmem, memrchr};
+use memchr::{memchr, memchr2_iter, memchr3_iter, memmem, memrchr};
 
 use super::MASK;
 
@@ -14,8 +14,8 @@ static URL: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder:
 
 /// `line` with every secret replaced by [`MASK`]: JWT-shaped strings, the password in a URL's
 /// userinfo, and the values of `cookie`, `set-cookie`, `authorization`,
-/// `proxy-authorization`, `password` and `passwd` keys, in any case, as HTTP headers, Debug
-/// output of `http` types, JSON, forms or `key=value` fields. A line without any of their
+/// `proxy-authorization`, `password`, `passwd` and `invite` keys, in any case, as HTTP
+/// headers, Debug output of `http` types, JSON, forms, query strings or `key=value` fields. A line without any of their
 /// markers is returned as it is, after a few `memchr` scans.
 pub fn redact(line: &[u8], json: bool) -> Cow<'_, [u8]> {
     let mut spans = Vec::new();
@@ -111,9 +111,11 @@ fn url_passwords(line: &[u8], spans: &mut Vec<(usize, usize)>) {
 }
 
 /// Each key is found through a rare letter of it, in either case (`k` of cookie, `z` of
-/// authorization, `w` of password), so the common line costs two `memchr3` scans.
+/// authorization, `w` of password, `v` of invite), so the common line costs three scans.
 fn keyed_values(line: &[u8], json: bool, spans: &mut Vec<(usize, usize)>) {
-    let anchors = memchr3_iter(b'k', b'z', b'w', line).chain(memchr3_iter(b'K', b'Z', b'W', line));
+    let anchors = memchr3_iter(b'k', b'z', b'w', line)
+        .chain(memchr3_iter(b'K', b'Z', b'W', line))
+        .chain(memchr2_iter(b'v', b'V', line));
     for anchor in anchors {
         if let Some(span) = keyword_at(line, anchor)
             .and_then(|(start, end, password)| keyed_value(line, start, end, json, password))
@@ -123,9 +125,10 @@ fn keyed_values(line: &[u8], json: bool, spans: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// The key around `anchor`: its start, its end, and whether it names a password. A prefix is
+/// The key around `anchor`: its start, its end, and whether its value is a word (a password,
+/// an invite token) that ends at a blank or `&`, as in forms and query strings. A prefix is
 /// allowed (`set-cookie`, `proxy-authorization`, `new_password`); a suffix is not (`cookies`,
-/// `password_hash`), because a separator must follow.
+/// `password_hash`, `invite_id`), because a separator must follow.
 fn keyword_at(line: &[u8], anchor: usize) -> Option<(usize, usize, bool)> {
     let key = |offset: usize, word: &[u8]| {
         let start = anchor.checked_sub(offset)?;
@@ -140,6 +143,9 @@ fn keyword_at(line: &[u8], anchor: usize) -> Option<(usize, usize, bool)> {
         b'w' => key(4, b"password")
             .or_else(|| key(4, b"passwd"))
             .map(|(s, e)| (s, e, true)),
+        // An invite token is a bearer credential: `?invite=…` in a request line, `invite=` in
+        // a form body, `"invite":"…"` in JSON.
+        b'v' => key(2, b"invite").map(|(s, e)| (s, e, true)),
         _ => None,
     }
 }
@@ -401,6 +407,33 @@ mod tests {
             text("postgres://app:pw@db/g and postgres://app@db/g"),
             format!("postgres://app:{MASK}@db/g and postgres://app@db/g")
         );
+    }
+
+    #[test]
+    fn invite_tokens_are_masked_in_query_strings_forms_and_json() {
+        let token = "q9YhV0kRk2c1tIhQn0bCzZp7m3yQJ4rX1hD8fW6sA2E";
+        for line in [
+            format!("GET /auth/register?invite={token} HTTP/1.1"),
+            format!("GET /auth/register?rd=%2F&invite={token}&x=1 failed"),
+            format!("body: username=a&password=pw&invite={token}"),
+            format!("{{\"username\":\"a\",\"invite\":\"{token}\"}}"),
+            format!("uri: /auth/register?INVITE={token}"),
+        ] {
+            let out = text(&line);
+            assert!(!out.contains(token), "{line} -> {out}");
+            assert!(out.contains(MASK), "{line} -> {out}");
+        }
+        assert_eq!(
+            text(&format!("/auth/register?invite={token}&rd=%2F")),
+            format!("/auth/register?invite={MASK}&rd=%2F")
+        );
+        for line in [
+            "invite_id=3f2c created by the CLI",
+            "an invite names a group deleted since",
+            "INFO gatehouse: invite 3f2c revoked",
+        ] {
+            assert_eq!(text(line), line, "not a keyed invite value");
+        }
     }
 
     /// Not a benchmark, a tripwire: the per-request access line must stay cheap to check.

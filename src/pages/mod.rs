@@ -1,4 +1,4 @@
-//! The gateway's HTML: the sign-in page and the account page. Self-contained (inline CSS, no
+//! The gateway's HTML: the sign-in (and sign-up) page and the account page. Self-contained (inline CSS, no
 //! scripts, no external assets), plain forms that post to the `/auth` routes, and every value
 //! from a user escaped.
 
@@ -16,34 +16,72 @@ pub use status::{answer, error_page, mfa, MfaPage};
 mod tests {
     use super::*;
 
+    use crate::config::Registration;
+
+    fn page(form: LoginForm, registration: Registration, invite: Option<&str>) -> String {
+        login(&LoginPage {
+            form,
+            rd: "/docs",
+            error: None,
+            note: None,
+            username: "",
+            registration,
+            invite,
+        })
+    }
+
     #[test]
     fn user_values_are_escaped() {
         let html = login(&LoginPage {
-            form: LoginForm::SignIn,
+            form: LoginForm::Register,
             rd: "/x\"><script>alert(1)</script>",
             error: Some("<b>bad</b>"),
             note: None,
             username: "a\"b",
-            registration_open: true,
+            registration: Registration::Open,
+            invite: Some("\"><script>"),
         });
         assert!(!html.contains("<script>"));
         assert!(!html.contains("<b>bad"));
         assert!(html.contains("a&quot;b"));
+        assert!(html.contains("name=\"invite\" value=\"&quot;&gt;&lt;script&gt;\""));
     }
 
     #[test]
-    fn the_register_link_appears_only_when_registration_is_open() {
-        let page = |open| {
-            login(&LoginPage {
-                form: LoginForm::SignIn,
-                rd: "/",
-                error: None,
-                note: None,
-                username: "",
-                registration_open: open,
-            })
-        };
-        assert!(page(true).contains("register=1"));
-        assert!(!page(false).contains("register=1"));
+    fn the_sign_up_link_appears_only_when_registration_is_open() {
+        let open = page(LoginForm::SignIn, Registration::Open, None);
+        assert!(
+            open.contains("href=\"/auth/register?rd=%2Fdocs\""),
+            "{open}"
+        );
+        for closed in [Registration::Closed, Registration::Invite] {
+            let html = page(LoginForm::SignIn, closed, None);
+            assert!(!html.contains("/auth/register"), "{closed:?}: {html}");
+        }
+    }
+
+    #[test]
+    fn in_invite_mode_the_sign_in_page_points_to_the_invite_link_and_closed_says_nothing() {
+        assert!(page(LoginForm::SignIn, Registration::Invite, None).contains("by invitation"));
+        let closed = page(LoginForm::SignIn, Registration::Closed, None);
+        assert!(!closed.contains("by invitation") && !closed.contains("No account"));
+    }
+
+    #[test]
+    fn the_registration_form_carries_its_invite_and_only_it_does() {
+        let token = "a".repeat(43);
+        let html = page(LoginForm::Register, Registration::Closed, Some(&token));
+        assert!(html.contains("action=\"/auth/register\""), "{html}");
+        assert!(
+            html.contains(&format!("name=\"invite\" value=\"{token}\"")),
+            "{html}"
+        );
+        let html = page(LoginForm::Register, Registration::Open, None);
+        assert!(!html.contains("name=\"invite\""), "{html}");
+        let html = page(LoginForm::SignIn, Registration::Open, Some(&token));
+        assert!(
+            !html.contains(&token),
+            "the sign-in form never carries it: {html}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::layout::{escape, layout};
+use crate::config::Registration;
 
 /// Which form the sign-in page shows.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,11 @@ pub struct LoginPage<'a> {
     pub error: Option<&'a str>,
     pub note: Option<&'a str>,
     pub username: &'a str,
-    pub registration_open: bool,
+    /// What the sign-in form offers newcomers: a sign-up link (open), a word about invite
+    /// links (invite), or nothing (closed).
+    pub registration: Registration,
+    /// The invite the registration form carries, in a hidden field.
+    pub invite: Option<&'a str>,
 }
 
 pub fn login(p: &LoginPage<'_>) -> String {
@@ -41,10 +46,17 @@ pub fn login(p: &LoginPage<'_>) -> String {
     if let Some(n) = p.note {
         let _ = write!(body, "<p class=\"note\" role=\"status\">{}</p>", escape(n));
     }
+    let invite = match (p.form, p.invite) {
+        (LoginForm::Register, Some(token)) => format!(
+            "<input type=\"hidden\" name=\"invite\" value=\"{}\">",
+            escape(token)
+        ),
+        _ => String::new(),
+    };
     let _ = write!(
         body,
         "<form method=\"post\" action=\"{action}\">\
-<input type=\"hidden\" name=\"rd\" value=\"{rd}\">\
+<input type=\"hidden\" name=\"rd\" value=\"{rd}\">{invite}\
 <label for=\"username\">Username</label>\
 <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required \
 autocapitalize=\"none\" spellcheck=\"false\" value=\"{user}\">\
@@ -53,20 +65,26 @@ autocapitalize=\"none\" spellcheck=\"false\" value=\"{user}\">\
 <button type=\"submit\">{button}</button></form>",
         user = escape(p.username),
     );
-    match (p.form, p.registration_open) {
-        (LoginForm::SignIn, true) => {
+    match (p.form, p.registration) {
+        (LoginForm::SignIn, Registration::Open) => {
             let _ = write!(
                 body,
-                "<p class=\"muted\">No account yet? <a href=\"/auth/login?register=1&amp;rd={rd_query}\">Create one</a>.</p>"
+                "<p class=\"muted\">No account yet? <a href=\"/auth/register?rd={rd_query}\">Create one</a>.</p>"
             );
         }
+        (LoginForm::SignIn, Registration::Invite) => {
+            body.push_str(
+                "<p class=\"muted\">No account yet? Accounts here are by invitation: open the \
+                 sign-up link you were sent.</p>",
+            );
+        }
+        (LoginForm::SignIn, Registration::Closed) => {}
         (LoginForm::Register, _) => {
             let _ = write!(
                 body,
                 "<p class=\"muted\">Already registered? <a href=\"/auth/login?rd={rd_query}\">Sign in</a>.</p>"
             );
         }
-        _ => {}
     }
     body.push_str("</div>");
     layout(title, &body)

@@ -380,11 +380,7 @@ fn subjects(list: Option<&[String]>, policy: Policy) -> Result<Option<Vec<Subjec
 fn subject(s: &str) -> Result<Subject, String> {
     match s.split_once(':') {
         Some(("group", name)) => {
-            if (1..=64).contains(&name.len())
-                && name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-                })
-            {
+            if super::is_group_name(name) {
                 Ok(Subject::Group(name.to_string()))
             } else {
                 Err(format!(

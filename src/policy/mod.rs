@@ -32,6 +32,16 @@ pub use upstream::{parse_upstream, Upstream};
 use hosts::HostTable;
 use paths::Prefix;
 
+/// Whether `name` is a group name (docs/contract.md §9): 1–64 characters of `a-z 0-9 . _ -`.
+/// The one spelling of the rule: `allow` subjects, `GATEHOUSE_REGISTRATION_GROUPS`, the
+/// `group` and `invite` commands and the migration's CHECK all say the same.
+pub fn is_group_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
+}
+
 /// What a route or rule asks of a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {

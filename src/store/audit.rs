@@ -20,6 +20,9 @@ pub enum Kind {
     PasswordChange,
     Disable,
     Enable,
+    InviteCreated,
+    InviteUsed,
+    InviteRevoked,
 }
 
 impl Kind {
@@ -36,6 +39,9 @@ impl Kind {
             Kind::PasswordChange => "password_change",
             Kind::Disable => "disable",
             Kind::Enable => "enable",
+            Kind::InviteCreated => "invite_created",
+            Kind::InviteUsed => "invite_used",
+            Kind::InviteRevoked => "invite_revoked",
         }
     }
 }

@@ -9,14 +9,9 @@ use uuid::Uuid;
 use super::sessions::Sessions;
 use super::{invalidation, Db, StoreError};
 
-/// Whether `name` is a group name: 1–64 characters of `a-z 0-9 . _ -`. The migration's CHECK
-/// says the same, so a name that passes here is never refused by the database.
-pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
-}
+/// Whether `name` is a group name. The migration's CHECK says the same, so a name that passes
+/// here is never refused by the database.
+pub use crate::policy::is_group_name as valid_name;
 
 /// A group as the CLI lists it.
 #[derive(Debug, Clone)]

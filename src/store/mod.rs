@@ -1,10 +1,13 @@
 //! Storage: the PostgreSQL pool, database creation and migrations. Queries live beside it in
-//! `users.rs`, `groups.rs` and `sessions/`; nothing outside `store/` writes SQL.
+//! `users.rs`, `groups.rs`, `invites.rs`, `signup.rs` and `sessions/`; nothing outside
+//! `store/` writes SQL.
 
 pub mod audit;
 pub mod groups;
 pub mod invalidation;
+pub mod invites;
 pub mod sessions;
+pub mod signup;
 pub mod users;
 
 pub use crate::config::{database_name, redact_url};

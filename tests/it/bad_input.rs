@@ -168,9 +168,10 @@ async fn unknown_routes_and_methods_under_auth_are_4xx() {
     let gw = Gateway::start().await;
     let r = send(gw.req("GET", "/auth/nope")).await;
     assert_eq!((r.status, r.error().as_str()), (404, "not_found"));
-    let r = send(gw.req("GET", "/auth/register")).await;
+    // GET is the sign-up page; other methods are not.
+    let r = send(gw.req("PATCH", "/auth/register")).await;
     assert_eq!((r.status, r.error().as_str()), (405, "method_not_allowed"));
-    assert_eq!(r.header("allow"), Some("POST"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
     let r = send(gw.req("DELETE", "/auth/sessions/not-a-uuid")).await;
     assert_eq!(r.status, 404);
     let r = send(gw.req("PUT", "/auth/me")).await;

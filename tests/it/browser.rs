@@ -49,7 +49,7 @@ async fn the_sign_in_page_is_a_self_contained_form() {
     assert!(html.contains("<label for=\"password\""));
     assert!(!html.contains("<script") && !html.contains("src=\"http"));
     assert!(
-        html.contains("register=1"),
+        html.contains("href=\"/auth/register?rd=%2Fapp\""),
         "registration link while registration is open"
     );
 }

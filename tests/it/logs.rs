@@ -54,11 +54,44 @@ async fn secrets_stay_out_of_the_log(format: &str) {
     let (status, _) = raw(&gw, &request).await;
     assert_eq!(status, 200);
 
+    // An invite link, its page, and sign-ups carrying it as JSON and as a form.
+    let (code, out, err) = gw.cli_async(&["invite", "create", "--uses", "3"], "").await;
+    assert_eq!(code, 0, "{err}");
+    let invite = out
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit_once("invite=")
+        .unwrap()
+        .1
+        .to_string();
+    assert_eq!(
+        send(gw.req("GET", &format!("/auth/register?invite={invite}")))
+            .await
+            .status,
+        200
+    );
+    let r = send(gw.req("POST", "/auth/register").json(&serde_json::json!({
+        "username": "bob", "password": PASSWORD, "invite": invite,
+    })))
+    .await;
+    assert_eq!(r.status, 201);
+    let r = send(gw.req("POST", "/auth/register").form(&[
+        ("username", "carol"),
+        ("password", PASSWORD),
+        ("invite", &invite),
+    ]))
+    .await;
+    assert_eq!(r.status, 303);
+
     // Pingora logs a failed request's path and query at `error`: only the redactor stands
-    // between the token and the log there.
+    // between the token (or the invite) and the log there.
     let r = send(
-        gw.req("GET", &format!("/slow?sleep_ms=3000&access_token={access}"))
-            .with(&rotated),
+        gw.req(
+            "GET",
+            &format!("/slow?sleep_ms=3000&access_token={access}&invite={invite}"),
+        )
+        .with(&rotated),
     )
     .await;
     assert!(r.status >= 500, "{}", r.status);
@@ -76,6 +109,7 @@ async fn secrets_stay_out_of_the_log(format: &str) {
         ("password", PASSWORD),
         ("wrong password", WRONG_PASSWORD),
         ("form password", FORM_PASSWORD),
+        ("invite token", invite.as_str()),
     ] {
         assert!(!log.contains(secret), "the {what} is in the {format} log");
     }
@@ -85,6 +119,10 @@ async fn secrets_stay_out_of_the_log(format: &str) {
     assert!(
         log.contains("[redacted]"),
         "the failed request's line:\n{log}"
+    );
+    assert!(
+        log.contains("invite=[redacted]"),
+        "the invite in the failed request's line:\n{log}"
     );
 }
 

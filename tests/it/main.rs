@@ -17,6 +17,7 @@ mod forward_auth;
 mod groups;
 mod harness;
 mod instances;
+mod invites;
 mod logs;
 mod openapi_contract;
 mod process;

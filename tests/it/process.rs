@@ -28,6 +28,8 @@ fn bad_configuration_exits_2_with_one_line_naming_the_key() {
         ("GATEHOUSE_BCRYPT_COST", "99"),
         ("GATEHOUSE_LISTEN", "nowhere"),
         ("GATEHOUSE_REGISTRATION", "maybe"),
+        ("GATEHOUSE_REGISTRATION", "true"),
+        ("GATEHOUSE_REGISTRATION_GROUPS", "staff,Admins"),
         ("GATEHOUSE_COOKIE_SECURE", "sometimes"),
         ("GATEHOUSE_TRUSTED_PROXIES", "10.0.0.0/99"),
         ("GATEHOUSE_UPSTREAM", "ftp://x:1"),

@@ -36,6 +36,10 @@ pub struct Options {
     pub database: Option<String>,
     /// The text of a configuration file, passed with `--config`.
     pub config: Option<String>,
+    /// Variables the harness would set that this gateway must not see (to test a default).
+    pub unset: Vec<String>,
+    /// The command line, instead of none (which serves).
+    pub args: Vec<String>,
 }
 
 impl Options {
@@ -46,6 +50,11 @@ impl Options {
 
     pub fn config(mut self, toml: &str) -> Self {
         self.config = Some(toml.to_string());
+        self
+    }
+
+    pub fn unset(mut self, k: &str) -> Self {
+        self.unset.push(k.to_string());
         self
     }
 }
@@ -115,11 +124,14 @@ impl Gateway {
                 ("GATEHOUSE_BCRYPT_COST", "4".to_string()),
                 ("GATEHOUSE_LOG", "info".to_string()),
                 ("GATEHOUSE_UPSTREAM_TIMEOUT", "3s".to_string()),
+                // Most tests sign up over HTTP; the closed default has tests of its own.
+                ("GATEHOUSE_REGISTRATION", "open".to_string()),
             ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
             env.extend(options.env.iter().cloned());
+            env.retain(|(k, _)| !options.unset.contains(k));
             let config_path = options.config.as_ref().map(|text| {
                 let path = log.with_extension("toml");
                 std::fs::write(&path, text).unwrap();
@@ -132,6 +144,7 @@ impl Gateway {
             cmd.current_dir(std::env::temp_dir())
                 .env_clear()
                 .envs(env.iter().map(|(k, v)| (k, v)))
+                .args(&options.args)
                 .stdin(Stdio::null())
                 .stdout(std::fs::File::create(log.with_extension("out")).unwrap())
                 .stderr(std::fs::File::create(&log).unwrap());
