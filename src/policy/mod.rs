@@ -87,6 +87,16 @@ pub enum Subject {
     Group(String),
 }
 
+/// As written in `allow`: `user:NAME` (canonical) or `group:NAME`.
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::User(name) => write!(f, "user:{name}"),
+            Subject::Group(name) => write!(f, "group:{name}"),
+        }
+    }
+}
+
 /// One `[[routes.rules]]` entry, compiled. Absent fields match everything.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -105,6 +115,17 @@ impl Rule {
     /// Whether the rule constrains the path at all.
     fn has_paths(&self) -> bool {
         !self.prefixes.is_empty() || self.regex.is_some()
+    }
+
+    /// The rule's `paths` for people to read: its prefixes (normalised), then its regexes with
+    /// their `~`. Empty when the rule matches every path.
+    pub fn paths(&self) -> Vec<String> {
+        let prefixes = self.prefixes.iter().map(|p| p.as_str().to_string());
+        let regexes = self
+            .regex
+            .iter()
+            .flat_map(|set| set.patterns().iter().map(|re| format!("~{re}")));
+        prefixes.chain(regexes).collect()
     }
 }
 
@@ -321,6 +342,32 @@ mod tests {
             chosen(&r, "api.example.com", "/v1/x").as_deref(),
             Some("api")
         );
+    }
+
+    #[test]
+    fn a_rule_shows_its_prefixes_then_its_regexes_and_subjects_as_written() {
+        let r = routes_from(
+            r#"[[routes]]
+            name = "r"
+            upstream = "127.0.0.1:1"
+            allow = ["user:Alice", "group:ops"]
+            [[routes.rules]]
+            paths = ["~^/v[0-9]+$", "/a/", "/%62"]
+            policy = "bypass"
+            [[routes.rules]]
+            policy = "deny""#,
+        )
+        .unwrap();
+        let route = r.get(0).unwrap();
+        assert_eq!(route.rules[0].paths(), ["/a", "/b", "~^/v[0-9]+$"]);
+        assert!(route.rules[1].paths().is_empty());
+        let allow: Vec<String> = route
+            .allow
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allow, ["user:alice", "group:ops"]);
     }
 
     #[test]
