@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod config_check;
 mod groups;
+mod show;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -23,7 +25,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions and group commands).
+    /// Print machine-readable JSON instead of tables (user, sessions, group and config
+    /// commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -123,7 +126,7 @@ pub enum GroupCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Validate the configuration and print it with secrets masked.
+    /// Validate the configuration and print it with secrets masked, then the routes.
     Check,
 }
 
@@ -148,13 +151,27 @@ impl From<config::ConfigError> for Failure {
     }
 }
 
-pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+/// The files the configuration is read from: `--config PATH`, else `config/gatehouse.toml`
+/// when it exists; and `.env` in the working directory when it exists.
+fn sources(path: Option<&Path>) -> config_check::Sources {
     let default = Path::new("config/gatehouse.toml");
-    let path = match path {
-        Some(p) => Some(p),
-        None => default.exists().then_some(default),
-    };
-    let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
+    let dotenv = Path::new(".env");
+    config_check::Sources {
+        file: match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => default.exists().then(|| default.to_path_buf()),
+        },
+        dotenv: dotenv.exists().then(|| dotenv.to_path_buf()),
+    }
+}
+
+pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
+    let sources = sources(path);
+    let raw = RawConfig::load(
+        sources.file.as_deref(),
+        Some(Path::new(".env")),
+        &config::process_env(),
+    )?;
     Ok(raw.validate()?)
 }
 
@@ -251,9 +268,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => serve(config, demo_upstream, upgrade),
         Command::Migrate => prepare_database(&config),
         Command::Config(ConfigCommand::Check) => {
-            println!("configuration is valid");
-            for (env, value) in config.describe() {
-                println!("{env}={value}");
+            let sources = sources(cli.config.as_deref());
+            if cli.json {
+                println!("{}", config_check::json(&config, &sources));
+            } else {
+                print!("{}", config_check::text(&config, &sources));
             }
             Ok(())
         }
