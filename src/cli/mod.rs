@@ -1,7 +1,8 @@
 //! The command line: `serve` (the default), `migrate`, `user …`, `sessions …`, `group …`,
-//! `config check`. Each command
+//! `policy check`, `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod accounts;
 mod config_check;
 mod groups;
+mod policy;
 mod show;
 
 use crate::config::{self, Config, RawConfig};
@@ -25,8 +27,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions, group and config
-    /// commands).
+    /// Print machine-readable JSON instead of tables (user, sessions, group, policy and
+    /// config commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -58,6 +60,9 @@ pub enum Command {
     /// nobody out.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Explain what the gateway would do with a request.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -125,6 +130,35 @@ pub enum GroupCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// The route, the rule that decides and the decision for one request. Exit status 0 when
+    /// it would be forwarded, 1 when not, 2 when it cannot be checked (bad arguments or
+    /// configuration, unknown user, database unreachable).
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// `https://host[:port]/path?query`, or `/path?query` for a request without a host (only
+    /// routes without `hosts` apply).
+    pub url: String,
+    /// The request method, compared as sent (methods are case-sensitive).
+    #[arg(long, default_value = "GET", value_name = "M")]
+    pub method: String,
+    /// Check as this user, with their groups from the database; without it the request is
+    /// anonymous and nothing connects to the database.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Judge as if the user's session had a second factor (for two_factor routes).
+    #[arg(long, requires = "user")]
+    pub mfa: bool,
+    /// The client address matched against rules' `networks`; without it such rules do not
+    /// match, as in the gateway when the address is unknown.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<IpAddr>,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
     /// Validate the configuration and print it with secrets masked, then the routes.
     Check,
@@ -142,6 +176,12 @@ impl Failure {
             status,
             message: message.into(),
         }
+    }
+
+    /// An exit status that is an answer, not an error (`policy check`'s "not forwarded"):
+    /// stdout has said everything, so nothing goes to stderr.
+    pub(crate) fn quiet(status: i32) -> Self {
+        Self::new(status, "")
     }
 }
 
@@ -276,6 +316,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Policy(PolicyCommand::Check(args)) => policy::check(&config, &args, cli.json),
         Command::User(cmd) => {
             prepare_database(&config)?;
             accounts::user(&config, cmd, cli.json)

@@ -19,6 +19,7 @@ mod harness;
 mod instances;
 mod logs;
 mod openapi_contract;
+mod policy_cli;
 mod process;
 mod proxying;
 mod races;
