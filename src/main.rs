@@ -12,7 +12,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
     let cli = gatehouse::cli::Cli::parse();
     if let Err(failure) = gatehouse::cli::run(cli) {
-        eprintln!("gatehouse: {}", failure.message);
+        // An empty message is an answer given on stdout (`policy check`'s exit status 1).
+        if !failure.message.is_empty() {
+            eprintln!("gatehouse: {}", failure.message);
+        }
         std::process::exit(failure.status);
     }
 }

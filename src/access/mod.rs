@@ -92,7 +92,10 @@ pub async fn admit(
             table.count_no_route();
             return Ok(Admitted::no_route());
         };
-        if reading_matters(&table, ask, &path, (index, matched.rule)) {
+        if table
+            .routes
+            .reading_matters(ask.host, ask.method, &path, ask.client)
+        {
             return Err(Error::BadPath);
         }
         if !matched.needs_session() {
@@ -143,34 +146,6 @@ pub async fn admit(
         _ => Verdict::Unauthenticated,
     };
     Ok(settle(&table, index, matched.rule, outcome, verdict))
-}
-
-/// Whether an upstream that decodes the path again (`%2561dmin` → `%61dmin` → `admin`) would
-/// be judged by another route or rule than the one decoding once chose. Such a path is
-/// refused rather than guessed at. Only paths with an encoded `%` are read again, so the
-/// common path pays nothing.
-fn reading_matters(
-    table: &RouteTable,
-    ask: &Ask<'_>,
-    once: &str,
-    chosen: (usize, Option<usize>),
-) -> bool {
-    if !once.contains('%') {
-        return false;
-    }
-    let mut reading = once.to_string();
-    for _ in 0..2 {
-        let next = normalise_path(&reading).into_owned();
-        if next == reading {
-            return false;
-        }
-        let other = locate(table, ask, &next).map(|(i, m)| (i, m.rule));
-        if other != Some(chosen) {
-            return true;
-        }
-        reading = next;
-    }
-    false
 }
 
 /// The route is chosen by `Host`, and the upstream hears the trusted proxy's

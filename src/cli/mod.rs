@@ -1,14 +1,18 @@
 //! The command line: `serve` (the default), `migrate`, `user …`, `sessions …`, `group …`,
-//! `invite …`, `config check`. Each command
+//! `invite …`, `policy check`, `config check`. Each command
 //! loads the same validated configuration and talks to the same database as the server.
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
 mod accounts;
+mod config_check;
 mod groups;
 mod invites;
+mod policy;
+mod show;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -24,8 +28,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions, group and invite
-    /// commands).
+    /// Print machine-readable JSON instead of tables (user, sessions, group, invite, policy
+    /// and config commands).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -60,6 +64,9 @@ pub enum Command {
     /// Make, list and revoke sign-up invites; an invite admits in every registration mode.
     #[command(subcommand)]
     Invite(InviteCommand),
+    /// Explain what the gateway would do with a request.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -147,8 +154,37 @@ pub enum InviteCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// The route, the rule that decides and the decision for one request. Exit status 0 when
+    /// it would be forwarded, 1 when not, 2 when it cannot be checked (bad arguments or
+    /// configuration, unknown user, database unreachable).
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// `https://host[:port]/path?query`, or `/path?query` for a request without a host (only
+    /// routes without `hosts` apply).
+    pub url: String,
+    /// The request method, compared as sent (methods are case-sensitive).
+    #[arg(long, default_value = "GET", value_name = "M")]
+    pub method: String,
+    /// Check as this user, with their groups from the database; without it the request is
+    /// anonymous and nothing connects to the database.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Judge as if the user's session had a second factor (for two_factor routes).
+    #[arg(long, requires = "user")]
+    pub mfa: bool,
+    /// The client address matched against rules' `networks`; without it such rules do not
+    /// match, as in the gateway when the address is unknown.
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<IpAddr>,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum ConfigCommand {
-    /// Validate the configuration and print it with secrets masked.
+    /// Validate the configuration and print it with secrets masked, then the routes.
     Check,
 }
 
@@ -165,11 +201,31 @@ impl Failure {
             message: message.into(),
         }
     }
+
+    /// An exit status that is an answer, not an error (`policy check`'s "not forwarded"):
+    /// stdout has said everything, so nothing goes to stderr.
+    pub(crate) fn quiet(status: i32) -> Self {
+        Self::new(status, "")
+    }
 }
 
 impl From<config::ConfigError> for Failure {
     fn from(e: config::ConfigError) -> Self {
         Failure::new(2, e.to_string())
+    }
+}
+
+/// The files the configuration is read from: `--config PATH`, else `config/gatehouse.toml`
+/// when it exists; and `.env` in the working directory when it exists.
+fn sources(path: Option<&Path>) -> config_check::Sources {
+    let default = Path::new("config/gatehouse.toml");
+    let dotenv = Path::new(".env");
+    config_check::Sources {
+        file: match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => default.exists().then(|| default.to_path_buf()),
+        },
+        dotenv: dotenv.exists().then(|| dotenv.to_path_buf()),
     }
 }
 
@@ -182,13 +238,13 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, Failure> {
 
 /// The layers, and the configuration file they were read from (SIGHUP reads it again).
 fn load_raw(path: Option<&Path>) -> Result<(RawConfig, Option<std::path::PathBuf>), Failure> {
-    let default = Path::new("config/gatehouse.toml");
-    let path = match path {
-        Some(p) => Some(p),
-        None => default.exists().then_some(default),
-    };
-    let raw = RawConfig::load(path, Some(Path::new(".env")), &config::process_env())?;
-    Ok((raw, path.map(Path::to_path_buf)))
+    let sources = sources(path);
+    let raw = RawConfig::load(
+        sources.file.as_deref(),
+        Some(Path::new(".env")),
+        &config::process_env(),
+    )?;
+    Ok((raw, sources.file))
 }
 
 /// Someone can still take a port between the check above and Pingora's bind. Pingora then
@@ -295,12 +351,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => serve(config, demo_upstream, upgrade),
         Command::Migrate => prepare_database(&config),
         Command::Config(ConfigCommand::Check) => {
-            println!("configuration is valid");
-            for (env, value) in config.describe() {
-                println!("{env}={value}");
+            let sources = sources(cli.config.as_deref());
+            if cli.json {
+                println!("{}", config_check::json(&config, &sources));
+            } else {
+                print!("{}", config_check::text(&config, &sources));
             }
             Ok(())
         }
+        Command::Policy(PolicyCommand::Check(args)) => policy::check(&config, &args, cli.json),
         Command::User(cmd) => {
             prepare_database(&config)?;
             accounts::user(&config, cmd, cli.json)

@@ -52,13 +52,7 @@ pub const SETTINGS: &[Setting] = &[
         key: "upstream",
         default: Some("127.0.0.1:8080"),
         help: "default upstream: host:port or http(s)://host:port",
-        show: |c| {
-            format!(
-                "{}://{}",
-                if c.upstream.tls { "https" } else { "http" },
-                c.upstream.authority()
-            )
-        },
+        show: |c| c.upstream.url(),
     },
     Setting {
         env: "GATEHOUSE_UPSTREAM_TIMEOUT",

@@ -241,7 +241,8 @@ fn compile_route(
         for p in non_empty(raw.paths.as_deref(), "paths").map_err(|m| rule_err("paths", m))? {
             if let Some(re) = p.strip_prefix('~') {
                 // Compiled alone first, so the error names the pattern that is wrong.
-                Regex::new(re).map_err(|e| rule_err("paths", format!("regex {re:?}: {e}")))?;
+                Regex::new(re)
+                    .map_err(|e| rule_err("paths", format!("regex {re:?}: {}", regex_error(&e))))?;
                 patterns_re.push(re.to_string());
                 own_re.push(re.to_string());
             } else {
@@ -267,7 +268,7 @@ fn compile_route(
         let regex = if own_re.is_empty() {
             None
         } else {
-            Some(RegexSet::new(&own_re).map_err(|e| rule_err("paths", e.to_string()))?)
+            Some(RegexSet::new(&own_re).map_err(|e| rule_err("paths", regex_error(&e)))?)
         };
         rules.push(Rule {
             prefixes,
@@ -278,7 +279,7 @@ fn compile_route(
             allow: rule_allow,
         });
     }
-    let regexes = RegexSet::new(&patterns_re).map_err(|e| err("rules", e.to_string()))?;
+    let regexes = RegexSet::new(&patterns_re).map_err(|e| err("rules", regex_error(&e)))?;
 
     let upstream = match &r.upstream {
         Some(u) => Some(parse_upstream(u).map_err(|m| err("upstream", m))?),
@@ -314,6 +315,20 @@ fn compile_route(
         regexes,
     };
     Ok((route, patterns))
+}
+
+/// The regex crate draws a syntax error over several lines (the pattern, a caret, then
+/// `error: …`); a configuration error is one line (docs/contract.md §1), and the pattern is
+/// already quoted beside it, so only the last line is kept.
+fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 fn valid_name(n: &str) -> bool {

@@ -44,6 +44,10 @@ fn a_bad_regex_or_cidr_names_its_route_and_rule() {
         "[[routes.rules]]\npaths = [\"/ok\", \"~^/v[0-9+$\"]\npolicy = \"bypass\"",
     ));
     assert_names(&e, "r", "rules[1].paths", "^/v[0-9+$");
+    assert!(
+        e.message.contains("unclosed character class") && !e.message.contains('\n'),
+        "one line saying what is wrong: {e}"
+    );
     let e = refused(&route(
         "[[routes.rules]]\npolicy = \"bypass\"\n[[routes.rules]]\nnetworks = [\"10.0.0.0/33\"]\npolicy = \"deny\"",
     ));

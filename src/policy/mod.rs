@@ -97,6 +97,16 @@ pub enum Subject {
     Group(String),
 }
 
+/// As written in `allow`: `user:NAME` (canonical) or `group:NAME`.
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::User(name) => write!(f, "user:{name}"),
+            Subject::Group(name) => write!(f, "group:{name}"),
+        }
+    }
+}
+
 /// One `[[routes.rules]]` entry, compiled. Absent fields match everything.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -115,6 +125,17 @@ impl Rule {
     /// Whether the rule constrains the path at all.
     fn has_paths(&self) -> bool {
         !self.prefixes.is_empty() || self.regex.is_some()
+    }
+
+    /// The rule's `paths` for people to read: its prefixes (normalised), then its regexes with
+    /// their `~`. Empty when the rule matches every path.
+    pub fn paths(&self) -> Vec<String> {
+        let prefixes = self.prefixes.iter().map(|p| p.as_str().to_string());
+        let regexes = self
+            .regex
+            .iter()
+            .flat_map(|set| set.patterns().iter().map(|re| format!("~{re}")));
+        prefixes.chain(regexes).collect()
     }
 }
 
@@ -182,6 +203,41 @@ impl Routes {
 
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
+    }
+
+    /// Whether an upstream that decodes the path again (`%2561dmin` → `%61dmin` → `admin`)
+    /// would be judged by another route or rule than the one reading `once` (the path through
+    /// [`normalise_path`]) chose: such a path is refused (400 `bad_path`) rather than guessed
+    /// at. Only paths with a `%` left after one decoding are read again, so the common path
+    /// pays nothing.
+    pub fn reading_matters(
+        &self,
+        host: &str,
+        method: &http::Method,
+        once: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> bool {
+        if !once.contains('%') {
+            return false;
+        }
+        let decide = |path: &str| {
+            let index = self.select(host, path)?;
+            let route = self.get(index)?;
+            Some((index, matched(route, method, path, client).rule))
+        };
+        let chosen = decide(once);
+        let mut reading = once.to_string();
+        for _ in 0..2 {
+            let next = normalise_path(&reading).into_owned();
+            if next == reading {
+                return false;
+            }
+            if decide(&next) != chosen {
+                return true;
+            }
+            reading = next;
+        }
+        false
     }
 
     /// Whether the request's host can change which route serves it.
@@ -338,6 +394,54 @@ mod tests {
             chosen(&r, "api.example.com", "/v1/x").as_deref(),
             Some("api")
         );
+    }
+
+    #[test]
+    fn a_rule_shows_its_prefixes_then_its_regexes_and_subjects_as_written() {
+        let r = routes_from(
+            r#"[[routes]]
+            name = "r"
+            upstream = "127.0.0.1:1"
+            allow = ["user:Alice", "group:ops"]
+            [[routes.rules]]
+            paths = ["~^/v[0-9]+$", "/a/", "/%62"]
+            policy = "bypass"
+            [[routes.rules]]
+            policy = "deny""#,
+        )
+        .unwrap();
+        let route = r.get(0).unwrap();
+        assert_eq!(route.rules[0].paths(), ["/a", "/b", "~^/v[0-9]+$"]);
+        assert!(route.rules[1].paths().is_empty());
+        let allow: Vec<String> = route
+            .allow
+            .iter()
+            .flatten()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(allow, ["user:alice", "group:ops"]);
+    }
+
+    #[test]
+    fn a_path_that_reads_differently_when_decoded_again_matters_only_if_the_decision_moves() {
+        let r = routes_from(
+            r#"[[routes]]
+            name = "app"
+            upstream = "127.0.0.1:1"
+              [[routes.rules]]
+              paths = ["/admin"]
+              policy = "deny""#,
+        )
+        .unwrap();
+        let ask = |raw: &str| {
+            let once = normalise_path(raw);
+            r.reading_matters("h", &http::Method::GET, &once, None)
+        };
+        assert!(ask("/%2561dmin"));
+        assert!(ask("/%252561dmin/x"));
+        assert!(!ask("/%2578"));
+        assert!(!ask("/100%25"));
+        assert!(!ask("/admin"));
     }
 
     #[test]

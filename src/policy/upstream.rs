@@ -10,6 +10,15 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// `http(s)://host:port`, as `config check` and `policy check` print it.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.authority()
+        )
+    }
+
     /// `host:port` for resolution and for logs.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {
@@ -56,4 +65,25 @@ pub fn parse_upstream(s: &str) -> Result<Upstream, String> {
         return Err(format!("{s:?} is not host:port"));
     }
     Ok(Upstream { host, port, tls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upstream_prints_as_a_url_with_its_port() {
+        assert_eq!(
+            parse_upstream("127.0.0.1:3000").unwrap().url(),
+            "http://127.0.0.1:3000"
+        );
+        assert_eq!(
+            parse_upstream("https://app.internal").unwrap().url(),
+            "https://app.internal:443"
+        );
+        assert_eq!(
+            parse_upstream("[::1]:8080").unwrap().url(),
+            "http://[::1]:8080"
+        );
+    }
 }

@@ -20,6 +20,7 @@ mod instances;
 mod invites;
 mod logs;
 mod openapi_contract;
+mod policy_cli;
 mod process;
 mod proxying;
 mod races;

@@ -228,8 +228,14 @@ async fn a_new_binary_takes_over_the_sockets_without_refusing_requests() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     let mut served = 0;
     let mut old_exit = None;
+    // A connection per request: what must not be refused is a new connection. A kept-alive
+    // one may be closed by the old process as it drains, and a client then reconnects.
+    let fresh = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     while std::time::Instant::now() < deadline {
-        let r = old.get("/app", &jar).await;
+        let r = send(fresh.get(old.url("/app")).with(&jar)).await;
         assert_eq!(r.status, 200, "{}", r.text());
         served += 1;
         if old_exit.is_none() {
