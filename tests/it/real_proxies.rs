@@ -653,3 +653,98 @@ fn traefik_strips_every_spelling_forward_auth_does_not_replace() {
     // ForwardAuth deletes the listed names from the client's request before copying them over.
     assert_eq!(yaml_block(file, "authResponseHeaders:"), IDENTITY);
 }
+
+/// A gateway with routes, for a proxy on `proxy_port` in front of the echo upstream.
+async fn gateway_with_routes(proxy_port: u16) -> Gateway {
+    let upstream = gatehouse::demo::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config = format!(
+        r#"
+[[routes]]
+name = "app"
+upstream = "{upstream}"
+  [[routes.rules]]
+  paths = ["/public"]
+  policy = "bypass"
+  [[routes.rules]]
+  paths = ["/closed"]
+  policy = "deny"
+  [[routes.rules]]
+  paths = ["/admin"]
+  allow = ["group:ops"]
+  [[routes.rules]]
+  paths = ["/secure"]
+  policy = "two_factor"
+"#
+    );
+    let options = Options {
+        upstream: Some(upstream),
+        ..Options::default()
+    }
+    .config(&config)
+    .env("GATEHOUSE_COOKIE_SECURE", "false")
+    .env(
+        "GATEHOUSE_PUBLIC_URL",
+        &format!("http://127.0.0.1:{proxy_port}"),
+    );
+    Gateway::start_with(options).await
+}
+
+/// What a proxy in front does with each decision of docs/contract.md §9.
+async fn routes_through(proxy: &Proxy, gw: &Gateway) {
+    let http = &gw.http;
+    let url = |p: &str| format!("{}{p}", proxy.base);
+    let r = send(
+        http.post(url("/auth/register"))
+            .json(&serde_json::json!({"username": "alice", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let r = send(
+        http.post(url("/auth/login"))
+            .json(&serde_json::json!({"username": "alice", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let jar = r.jar();
+
+    let r = send(http.get(url("/x")).with(&jar)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.echoed("x-auth-user"), ["alice"]);
+    let public = send(http.get(url("/public/a")).header("x-auth-user", "mallory")).await;
+    assert_eq!(public.status, 200);
+    assert!(public.echoed("x-auth-user").iter().all(String::is_empty));
+    for path in ["/closed", "/%63losed", "/closed;x", "/admin/users"] {
+        let r = send(http.get(url(path)).with(&jar)).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.text());
+    }
+    let api = send(http.get(url("/secure")).with(&jar)).await;
+    assert_eq!(api.status, 403);
+    let browser = send(
+        http.get(url("/secure?a=1"))
+            .header("accept", HTML)
+            .with(&jar),
+    )
+    .await;
+    assert_eq!(browser.status, 302, "{}", browser.text());
+    let location = browser.header("location").unwrap();
+    assert!(
+        location.starts_with(&format!("{}/auth/mfa?rd=", proxy.base)),
+        "{location}"
+    );
+}
+
+#[tokio::test]
+async fn nginx_passes_on_every_route_decision() {
+    let port = free_port();
+    let gw = gateway_with_routes(port).await;
+    let proxy = nginx(&gw, port).await;
+    routes_through(&proxy, &gw).await;
+}
+
+#[tokio::test]
+async fn caddy_passes_on_every_route_decision() {
+    let port = free_port();
+    let gw = gateway_with_routes(port).await;
+    let proxy = caddy(&gw, port).await;
+    routes_through(&proxy, &gw).await;
+}
