@@ -10,6 +10,8 @@
 # Needs: wrk, PostgreSQL on 127.0.0.1:5432, the old binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release binaries (CARGO_TARGET_DIR, as cargo reads it).
+REL=${CARGO_TARGET_DIR:-target}/release
 
 OLD=${OLD:?set OLD to the old gatehouse binary}
 DURATION=${DURATION:-8s}
@@ -31,8 +33,8 @@ cleanup() {
 trap cleanup EXIT
 
 cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
-target/release/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
-target/release/examples/passthrough "$PT" "$UP" "$THREADS" 2>/dev/null & pids+=($!)
+"$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
+"$REL"/examples/passthrough "$PT" "$UP" "$THREADS" 2>/dev/null & pids+=($!)
 
 start() { # name binary port admin
   env -i PATH="$PATH" DATABASE_URL="postgres://postgres@127.0.0.1:5432/gatehouse_cmp_$1_$$" \
@@ -49,7 +51,7 @@ start() { # name binary port admin
     | awk -F'[ ;]' 'tolower($1)=="set-cookie:" && $2 ~ /^access_token=/ {print $2}'
 }
 old_cookie=$(start old "$OLD" 18583 18584)
-new_cookie=$(start new target/release/gatehouse 18585 18586)
+new_cookie=$(start new "$REL"/gatehouse 18585 18586)
 [[ -n "$old_cookie" && -n "$new_cookie" ]] || { cat "$TMP"/*.log; echo "login failed" >&2; exit 1; }
 
 rps() { wrk -t2 -c"$CONNS" -d"$DURATION" -H "cookie: $2" "http://$1/bench" | awk '/Requests\/sec/ {print $2}'; }

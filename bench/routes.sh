@@ -13,6 +13,8 @@
 # Needs: wrk, python3, psql, PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release binaries (CARGO_TARGET_DIR, as cargo reads it).
+REL=${CARGO_TARGET_DIR:-target}/release
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
@@ -44,8 +46,8 @@ trap cleanup EXIT
 
 python3 bench/many_routes.py "$UP" >"$TMP/routes.toml"
 
-target/release/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
-target/release/examples/passthrough "$PT" "$UP" "$GW_THREADS" 2>/dev/null & pids+=($!)
+"$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
+"$REL"/examples/passthrough "$PT" "$UP" "$GW_THREADS" 2>/dev/null & pids+=($!)
 gateway() { # listen admin [--config file]
   local listen=$1 admin=$2
   shift 2
@@ -55,7 +57,7 @@ gateway() { # listen admin [--config file]
     GATEHOUSE_JWT_SECRET="$SECRET" GATEHOUSE_COOKIE_SECURE=false GATEHOUSE_CACHE_TTL=60s \
     GATEHOUSE_BCRYPT_COST=4 GATEHOUSE_THREADS="$GW_THREADS" GATEHOUSE_LOG=warn \
     GATEHOUSE_REGISTRATION=open \
-    target/release/gatehouse "$@" serve 2>>"$TMP/gatehouse.log" & pids+=($!)
+    "$REL"/gatehouse "$@" serve 2>>"$TMP/gatehouse.log" & pids+=($!)
   for _ in $(seq 1 100); do curl -fs "http://$admin/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   cat "$TMP/gatehouse.log"; exit 1
 }

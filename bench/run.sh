@@ -13,6 +13,8 @@
 # Needs: wrk, nginx (optional: skipped if missing), python3, psql, PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release binaries (CARGO_TARGET_DIR, as cargo reads it).
+REL=${CARGO_TARGET_DIR:-target}/release
 
 DURATION=${DURATION:-10s}
 CONNS=${CONNS:-64}
@@ -34,7 +36,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2
 start=$(date +%s)
 cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
 echo "release build: $(( $(date +%s) - start )) s (incremental; see bench/README.md for a clean build)"
-echo "binary size: $(stat -c %s target/release/gatehouse) bytes"
+echo "binary size: $(stat -c %s "$REL"/gatehouse) bytes"
 
 pids=()
 cleanup() {
@@ -45,15 +47,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/release/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
-target/release/examples/passthrough "$PT" "$UP" "$GW_THREADS" 2>/dev/null & pids+=($!)
+"$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
+"$REL"/examples/passthrough "$PT" "$UP" "$GW_THREADS" 2>/dev/null & pids+=($!)
 env -i PATH="$PATH" \
   DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
   GATEHOUSE_LISTEN="$GW" GATEHOUSE_ADMIN_LISTEN="$ADMIN" GATEHOUSE_UPSTREAM="$UP" \
   GATEHOUSE_JWT_SECRET="$SECRET" GATEHOUSE_COOKIE_SECURE=false GATEHOUSE_CACHE_TTL=60s \
   GATEHOUSE_BCRYPT_COST=12 GATEHOUSE_THREADS="$GW_THREADS" GATEHOUSE_LOG=warn \
   GATEHOUSE_PUBLIC_URL="http://127.0.0.1:$NGX_PORT" GATEHOUSE_REGISTRATION=open \
-  target/release/gatehouse serve 2>"$TMP/gatehouse.log" & GW_PID=$!; pids+=($GW_PID)
+  "$REL"/gatehouse serve 2>"$TMP/gatehouse.log" & GW_PID=$!; pids+=($GW_PID)
 
 for _ in $(seq 1 100); do curl -fs "http://$ADMIN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fs "http://$ADMIN/readyz" >/dev/null || { cat "$TMP/gatehouse.log"; exit 1; }
