@@ -77,15 +77,18 @@ for gw in "$ONE" "$MANY"; do
 done
 
 declare -A RPS
+# `Host` spelt so: wrk adds its own unless the header is named exactly `Host`, and two Host
+# headers are a 400.
 run() { # name url [wrk args...]
   local name=$1 url=$2 out
   shift 2
-  out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H "host: $HOST" "$@" "$url")
+  out=$(wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Host: $HOST" "$@" "$url")
   RPS[$name]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   local p99 errs
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   printf '  %-14s %12s req/s   p99 %9s   non-2xx %s\n' "$name" "${RPS[$name]}" "$p99" "${errs:-0}"
+  [[ -z $errs ]] || { echo "$name answered non-2xx: the comparison would be meaningless" >&2; exit 1; }
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a / b}'; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }

@@ -391,3 +391,19 @@ fn a_flag_changes_a_default_but_never_a_value_that_was_given() {
     assert_eq!(raw.validate().unwrap().registration, Registration::Invite);
     assert!(!RawConfig::default().default_to("no_such_key", "x", "test"));
 }
+
+#[test]
+fn the_example_files_routes_compile_uncommented() {
+    let example = include_str!("../../config/gatehouse.toml");
+    let start = example.find("# [[routes]]").expect("a routes example");
+    let uncommented: String = example[start..]
+        .lines()
+        .map(|l| l.trim_start().trim_start_matches('#').trim_start())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut raw = RawConfig::default();
+    raw.apply_toml(&uncommented).unwrap();
+    let config = raw.validate().unwrap();
+    assert!(config.routes_configured);
+    assert_eq!(config.routes.len(), 1);
+}
