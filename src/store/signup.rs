@@ -11,7 +11,7 @@
 
 use uuid::Uuid;
 
-use super::users::User;
+use super::users::{self, User};
 use super::{Db, StoreError};
 
 /// Why a new user may join, and which groups they join.
@@ -66,27 +66,9 @@ pub async fn sign_up(
         }
         Admission::Open(groups) => (None, groups.to_vec()),
     };
-    let row = tx
-        .query_opt(
-            "INSERT INTO users (id, username, username_canonical, password_hash)
-             VALUES ($1, $2, $3, $4)
-             ON CONFLICT (username_canonical) DO NOTHING
-             RETURNING id, username, created_at",
-            &[
-                &Uuid::new_v4(),
-                &new.username,
-                &new.canonical,
-                &new.password_hash,
-            ],
-        )
-        .await?;
-    let Some(row) = row else {
+    let Some(user) = users::insert(&*tx, new.username, new.canonical, new.password_hash).await?
+    else {
         return Ok(SignedUp::Taken);
-    };
-    let user = User {
-        id: row.try_get(0)?,
-        username: row.try_get(1)?,
-        created_at: row.try_get(2)?,
     };
     if !groups.is_empty() {
         let ids = match invite {

@@ -36,6 +36,22 @@ pub async fn create(
     password_hash: &str,
 ) -> Result<Created, StoreError> {
     let client = db.conn("user_create").await?;
+    Ok(
+        match insert(&**client, username, canonical, password_hash).await? {
+            Some(user) => Created::Ok(user),
+            None => Created::Taken,
+        },
+    )
+}
+
+/// Inserts a user on `client` (a connection, or the sign-up transaction); `None` when the
+/// canonical name is taken.
+pub(super) async fn insert(
+    client: &impl tokio_postgres::GenericClient,
+    username: &str,
+    canonical: &str,
+    password_hash: &str,
+) -> Result<Option<User>, StoreError> {
     let row = client
         .query_opt(
             "INSERT INTO users (id, username, username_canonical, password_hash)
@@ -45,14 +61,14 @@ pub async fn create(
             &[&Uuid::new_v4(), &username, &canonical, &password_hash],
         )
         .await?;
-    Ok(match row {
-        Some(r) => Created::Ok(User {
+    row.map(|r| {
+        Ok(User {
             id: r.try_get(0)?,
             username: r.try_get(1)?,
             created_at: r.try_get(2)?,
-        }),
-        None => Created::Taken,
+        })
     })
+    .transpose()
 }
 
 pub async fn credentials(db: &Db, canonical: &str) -> Result<Option<Credentials>, StoreError> {
