@@ -6,6 +6,10 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use ipnet::IpNet;
 
+/// Looked up by constant: a name given as `&str` is parsed and lower-cased on every lookup.
+pub const X_FORWARDED_FOR: http::HeaderName = http::HeaderName::from_static("x-forwarded-for");
+pub const X_FORWARDED_HOST: http::HeaderName = http::HeaderName::from_static("x-forwarded-host");
+
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
     pub method: http::Method,
@@ -217,7 +221,7 @@ pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -
         return peer;
     }
     let mut chain: Vec<IpAddr> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
+    for value in headers.get_all(X_FORWARDED_FOR) {
         let Ok(s) = value.to_str() else { return peer };
         for part in s.split(',') {
             match part.trim().parse::<IpAddr>() {

@@ -162,9 +162,9 @@ pub async fn check(
         host,
         path,
         method: &method,
-        client: meta.client_ip,
+        client: &|| meta.client_ip,
         // The forwarded host is the host decided on here; nothing else goes upstream.
-        forwarded_host: None,
+        forwarded_host: &|| None,
     };
     let creds = Credentials::from_headers(&meta.headers, &app.cookies);
     let admitted = admit(app, &ask, &creds, now).await?;

@@ -21,15 +21,17 @@ use crate::App;
 pub use table::{Entry, RouteTable, Target};
 
 /// The request being decided, as received (the path without its query).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Ask<'a> {
     pub host: &'a str,
     pub path: &'a str,
     pub method: &'a http::Method,
-    /// The client address of docs/contract.md §6, for rules with `networks`.
-    pub client: Option<IpAddr>,
-    /// `X-Forwarded-Host` from a trusted proxy, which goes upstream with the request.
-    pub forwarded_host: Option<&'a str>,
+    /// The client address of docs/contract.md §6, asked for only by a route with `networks`
+    /// rules: finding it reads `X-Forwarded-For`.
+    pub client: &'a (dyn Fn() -> Option<IpAddr> + Sync),
+    /// `X-Forwarded-Host` from a trusted proxy, which goes upstream with the request; asked
+    /// for only when routes differ by host.
+    pub forwarded_host: &'a (dyn Fn() -> Option<&'a str> + Sync),
 }
 
 /// What happens to the request.
@@ -83,7 +85,7 @@ pub async fn admit(
     let path = normalise_path(ask.path);
     let seen = {
         let table = app.routes.load();
-        if table.routes.by_host() && forwarded_host_disagrees(ask) {
+        if table.by_host && forwarded_host_disagrees(ask) {
             return Err(Error::Malformed(
                 "X-Forwarded-Host names another host than Host.".into(),
             ));
@@ -92,9 +94,14 @@ pub async fn admit(
             table.count_no_route();
             return Ok(Admitted::no_route());
         };
+        let client = table
+            .routes
+            .get(index)
+            .filter(|r| r.uses_networks())
+            .and_then(|_| (ask.client)());
         if table
             .routes
-            .reading_matters(ask.host, ask.method, &path, ask.client)
+            .reading_matters(ask.host, ask.method, &path, client)
         {
             return Err(Error::BadPath);
         }
@@ -152,14 +159,19 @@ pub async fn admit(
 /// `X-Forwarded-Host`: when routes differ by host and the two disagree, an upstream that serves
 /// by `X-Forwarded-Host` would answer for a host other than the one decided on.
 fn forwarded_host_disagrees(ask: &Ask<'_>) -> bool {
-    ask.forwarded_host
+    (ask.forwarded_host)()
         .is_some_and(|f| policy::normalise_host(f) != policy::normalise_host(ask.host))
 }
 
 fn locate<'t>(table: &'t RouteTable, ask: &Ask<'_>, path: &str) -> Option<(usize, Matched<'t>)> {
     let index = table.routes.select(ask.host, path)?;
     let route = table.routes.get(index)?;
-    Some((index, policy::matched(route, ask.method, path, ask.client)))
+    let client = if route.uses_networks() {
+        (ask.client)()
+    } else {
+        None
+    };
+    Some((index, policy::matched(route, ask.method, path, client)))
 }
 
 fn settle(

@@ -50,6 +50,8 @@ pub struct RouteTable {
     pub routes: Routes,
     /// Whether the routes came from `[[routes]]` rather than the implicit route.
     pub configured: bool,
+    /// Whether the host can change the route (`Routes::by_host`), computed once.
+    pub by_host: bool,
     entries: Vec<Entry>,
     no_route: IntCounter,
 }
@@ -76,6 +78,7 @@ impl RouteTable {
             generation,
             routes: config.routes.clone(),
             configured: config.routes_configured,
+            by_host: config.routes.by_host(),
             entries,
             no_route,
         })

@@ -334,16 +334,20 @@ impl Gateway {
             let e = Error::Malformed("The Host header does not name one host.".into());
             return Box::pin(self.reply(session, ctx, e.into())).await;
         };
+        let (peer, peer_trusted) = (ctx.peer, ctx.peer_trusted);
+        let client = || request::client_ip(peer, &req.headers, &app.config.trusted_proxies);
+        let forwarded_host = || {
+            peer_trusted
+                .then(|| req.headers.get(request::X_FORWARDED_HOST))
+                .flatten()
+                .map(|v| v.to_str().unwrap_or("\u{0}"))
+        };
         let ask = access::Ask {
             host,
             path: req.uri.path(),
             method: &req.method,
-            client: request::client_ip(ctx.peer, &req.headers, &app.config.trusted_proxies),
-            forwarded_host: ctx
-                .peer_trusted
-                .then(|| req.headers.get("x-forwarded-host"))
-                .flatten()
-                .map(|v| v.to_str().unwrap_or("\u{0}")),
+            client: &client,
+            forwarded_host: &forwarded_host,
         };
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
         let admitted = {
@@ -359,10 +363,7 @@ impl Gateway {
         };
         ctx.route_name = admitted.route;
         ctx.target = admitted.target;
-        let browser = request::is_browser(&req.headers);
-        let get_or_head = matches!(req.method, http::Method::GET | http::Method::HEAD);
-        let here = || req.uri.path_and_query().map_or("/", |pq| pq.as_str());
-        let reply = match admitted.verdict {
+        let refused = match admitted.verdict {
             Verdict::Forward(identity, pair) => {
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
@@ -370,6 +371,13 @@ impl Gateway {
                 return Ok(false);
             }
             Verdict::Bypass => return Ok(false),
+            refused => refused,
+        };
+        let browser = request::is_browser(&req.headers);
+        let get_or_head = matches!(req.method, http::Method::GET | http::Method::HEAD);
+        let here = || req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let reply = match refused {
+            Verdict::Forward(..) | Verdict::Bypass => return Ok(false),
             Verdict::NoRoute => pages::answer(&Error::NotFound, browser, None),
             Verdict::Forbidden(who) => {
                 let who = match who {

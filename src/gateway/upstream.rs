@@ -25,11 +25,10 @@ use crate::auth::cookies::{self, CookieNames};
 use crate::auth::identity::{
     is_identity_header, X_AUTH_GROUPS, X_AUTH_SESSION_ID, X_AUTH_USER, X_AUTH_USER_ID,
 };
+use crate::request::{X_FORWARDED_FOR, X_FORWARDED_HOST};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 /// What the gateway knows about the request that the upstream should hear.
 pub struct Forwarding<'a> {

@@ -64,13 +64,27 @@ pub fn host_is_valid(host: &str) -> bool {
         return host.starts_with('[');
     }
     let name = name.strip_suffix('.').unwrap_or(name);
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            (1..=63).contains(&label.len())
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
-        })
+    if name.len() > 253 {
+        return false;
+    }
+    // One pass over the bytes: every request's host goes through here.
+    let mut label = 0usize;
+    for &b in name.as_bytes() {
+        if b == b'.' {
+            if label == 0 {
+                return false;
+            }
+            label = 0;
+        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        } else {
+            return false;
+        }
+    }
+    label > 0
 }
 
 /// Whether an absolute-form request target (`GET http://a.example/ HTTP/1.1`) names another
@@ -175,7 +189,11 @@ impl HostTable {
     /// The routes a normalised host selects: exact, else longest suffix, else those without
     /// hosts. No fallback between the three: a host a route names is that route's business.
     pub fn candidates(&self, host: &str) -> &[usize] {
-        if let Some(routes) = self.exact.get(host) {
+        // Without exact names (the implicit route), no host is hashed.
+        if let Some(routes) = (!self.exact.is_empty())
+            .then(|| self.exact.get(host))
+            .flatten()
+        {
             return routes;
         }
         self.suffixes

@@ -158,6 +158,13 @@ pub struct Route {
     regexes: RegexSet,
 }
 
+impl Route {
+    /// Whether a rule looks at the client address, which costs a read of `X-Forwarded-For`.
+    pub fn uses_networks(&self) -> bool {
+        self.rules.iter().any(|r| r.networks.is_some())
+    }
+}
+
 /// Every route, with hosts compiled into a lookup table.
 #[derive(Debug, Clone)]
 pub struct Routes {

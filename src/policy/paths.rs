@@ -14,10 +14,10 @@ use std::borrow::Cow;
 /// Borrowed when the path is already in that form, as nearly every path is: deciding a request
 /// allocates nothing.
 pub fn normalise_path(path: &str) -> Cow<'_, str> {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    if path.starts_with('/') && !path.contains([';', '%']) && !path.contains("//") {
+    if is_plain(path) {
         return Cow::Borrowed(path);
     }
+    let path = path.split(['?', '#']).next().unwrap_or_default();
     let mut out = String::with_capacity(path.len() + 1);
     for segment in path.split('/') {
         let name = segment.split(';').next().unwrap_or_default();
@@ -35,6 +35,25 @@ pub fn normalise_path(path: &str) -> Cow<'_, str> {
         out.push('/');
     }
     Cow::Owned(out)
+}
+
+/// Whether `path` is already in normal form: starts with `/`, and has no `;`, `%`, `?`, `#`
+/// or `//`. One pass over the bytes, since every request's path goes through here.
+fn is_plain(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return false;
+    }
+    let mut slash = false;
+    for &b in bytes {
+        match b {
+            b';' | b'%' | b'?' | b'#' => return false,
+            b'/' if slash => return false,
+            _ => {}
+        }
+        slash = b == b'/';
+    }
+    true
 }
 
 /// A whole-segment path prefix, normalised like a request path, without a trailing `/` (the
