@@ -6,8 +6,9 @@
 #
 #   bash bench/instructions.sh target/release/gatehouse /tmp/old/target/release/gatehouse
 #   KEEP=/tmp/dumps bash bench/instructions.sh …           # keep the callgrind dumps
-#   HOST=app57.example.com CONFIG=routes.toml bash bench/instructions.sh target/release/gatehouse
+#   VHOST=app57.example.com CONFIG=routes.toml bash bench/instructions.sh target/release/gatehouse
 #
+# (VHOST, not HOST: valgrind's vgdb names its shared memory after $HOST.)
 # Needs: valgrind, wrk, curl, psql, PostgreSQL on 127.0.0.1:5432.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,7 @@ REL=${CARGO_TARGET_DIR:-target}/release
 UP=127.0.0.1:18681
 GW=127.0.0.1:18683
 ADMIN=127.0.0.1:18684
-HOST=${HOST:-$GW}
+VHOST=${VHOST:-$GW}
 DB=gatehouse_bench_instr_$$
 SECRET=benchmark-secret-benchmark-secret-0123
 TMP=$(mktemp -d)
@@ -47,9 +48,9 @@ for bin in "$@"; do
   cookie=$(curl -fs -D - -o /dev/null -X POST "http://$GW/auth/login" -H 'content-type: application/json' \
     -d '{"username":"bench","password":"benchmark password"}' | tr -d '\r' \
     | awk -F'[ ;]' 'tolower($1)=="set-cookie:" && $2 ~ /^access_token=/ {print $2}')
-  wrk -t1 -c8 -d3s -H "Host: $HOST" -H "cookie: $cookie" "http://$GW/bench" >/dev/null
+  wrk -t1 -c8 -d3s -H "Host: $VHOST" -H "cookie: $cookie" "http://$GW/bench" >/dev/null
   callgrind_control -z "$gw" >/dev/null
-  out=$(wrk -t1 -c8 -d10s -H "Host: $HOST" -H "cookie: $cookie" "http://$GW/bench")
+  out=$(wrk -t1 -c8 -d10s -H "Host: $VHOST" -H "cookie: $cookie" "http://$GW/bench")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
   errs=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   callgrind_control -d "$gw" >/dev/null
