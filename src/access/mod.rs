@@ -85,26 +85,9 @@ pub async fn admit(
     let path = normalise_path(ask.path);
     let seen = {
         let table = app.routes.load();
-        if table.by_host && forwarded_host_disagrees(ask) {
-            return Err(Error::Malformed(
-                "X-Forwarded-Host names another host than Host.".into(),
-            ));
-        }
-        let Some((index, matched)) = locate(&table, ask, &path) else {
-            table.count_no_route();
+        let Some((index, matched)) = look(&table, ask, &path)? else {
             return Ok(Admitted::no_route());
         };
-        let client = table
-            .routes
-            .get(index)
-            .filter(|r| r.uses_networks())
-            .and_then(|_| (ask.client)());
-        if table
-            .routes
-            .reading_matters(ask.host, ask.method, &path, client)
-        {
-            return Err(Error::BadPath);
-        }
         if !matched.needs_session() {
             let outcome = matched.judge(None).outcome;
             let verdict = match outcome {
@@ -122,19 +105,16 @@ pub async fn admit(
         Err(e) => return Err(e),
     };
     let table = app.routes.load();
-    let (index, matched) = if table.generation == seen.0 {
-        match table.routes.get(seen.1) {
-            Some(route) => (seen.1, Matched::of(route, seen.2)),
-            None => return Ok(Admitted::no_route()),
-        }
+    let found = if table.generation == seen.0 {
+        table
+            .routes
+            .get(seen.1)
+            .map(|route| (seen.1, Matched::of(route, seen.2)))
     } else {
-        match locate(&table, ask, &path) {
-            Some(found) => found,
-            None => {
-                table.count_no_route();
-                return Ok(Admitted::no_route());
-            }
-        }
+        look(&table, ask, &path)?
+    };
+    let Some((index, matched)) = found else {
+        return Ok(Admitted::no_route());
     };
     let signed_in = session.as_ref().map(|(identity, _)| SignedIn {
         name: identity.username(),
@@ -163,15 +143,43 @@ fn forwarded_host_disagrees(ask: &Ask<'_>) -> bool {
         .is_some_and(|f| policy::normalise_host(f) != policy::normalise_host(ask.host))
 }
 
-fn locate<'t>(table: &'t RouteTable, ask: &Ask<'_>, path: &str) -> Option<(usize, Matched<'t>)> {
-    let index = table.routes.select(ask.host, path)?;
-    let route = table.routes.get(index)?;
+/// The route and the first matching rule for `ask` on `table`; `Ok(None)` when no route
+/// serves it. Before choosing, a request whose reading is in doubt is refused: a trusted
+/// `X-Forwarded-Host` naming another host when routes differ by host (400), or a path that
+/// decoded again would meet another route or rule (400 `bad_path`).
+fn look<'t>(
+    table: &'t RouteTable,
+    ask: &Ask<'_>,
+    path: &str,
+) -> Result<Option<(usize, Matched<'t>)>, Error> {
+    if table.by_host && forwarded_host_disagrees(ask) {
+        return Err(Error::Malformed(
+            "X-Forwarded-Host names another host than Host.".into(),
+        ));
+    }
+    let Some((index, route)) = table
+        .routes
+        .select(ask.host, path)
+        .and_then(|i| Some((i, table.routes.get(i)?)))
+    else {
+        table.count_no_route();
+        return Ok(None);
+    };
     let client = if route.uses_networks() {
         (ask.client)()
     } else {
         None
     };
-    Some((index, policy::matched(route, ask.method, path, client)))
+    if table
+        .routes
+        .reading_matters(ask.host, ask.method, path, client)
+    {
+        return Err(Error::BadPath);
+    }
+    Ok(Some((
+        index,
+        policy::matched(route, ask.method, path, client),
+    )))
 }
 
 fn settle(
