@@ -7,6 +7,7 @@
 #   bash bench/instructions.sh target/release/gatehouse /tmp/old/target/release/gatehouse
 #   KEEP=/tmp/dumps bash bench/instructions.sh …           # keep the callgrind dumps
 #   VHOST=app57.example.com CONFIG=routes.toml bash bench/instructions.sh target/release/gatehouse
+#   bash bench/instructions.sh passthrough target/release/gatehouse  # beside the plain Pingora baseline
 #
 # (VHOST, not HOST: valgrind's vgdb names its shared memory after $HOST.)
 # Needs: valgrind, wrk, curl, psql, PostgreSQL on 127.0.0.1:5432.
@@ -33,21 +34,29 @@ trap cleanup EXIT
 "$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
 
 for bin in "$@"; do
-  config=()
-  [[ -n ${CONFIG:-} ]] && config=(--config "$CONFIG")
-  env -i PATH="$PATH" \
-    DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
-    GATEHOUSE_LISTEN="$GW" GATEHOUSE_ADMIN_LISTEN="$ADMIN" GATEHOUSE_UPSTREAM="$UP" \
-    GATEHOUSE_JWT_SECRET="$SECRET" GATEHOUSE_COOKIE_SECURE=false GATEHOUSE_CACHE_TTL=60s \
-    GATEHOUSE_BCRYPT_COST=4 GATEHOUSE_THREADS=1 GATEHOUSE_LOG=warn GATEHOUSE_REGISTRATION=open \
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "$bin" "${config[@]}" serve \
-    2>"$TMP/gw.log" & gw=$!
-  for _ in $(seq 1 600); do curl -fs "http://$ADMIN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-  curl -s -X POST "http://$GW/auth/register" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"benchmark password"}' >/dev/null
-  cookie=$(curl -fs -D - -o /dev/null -X POST "http://$GW/auth/login" -H 'content-type: application/json' \
-    -d '{"username":"bench","password":"benchmark password"}' | tr -d '\r' \
-    | awk -F'[ ;]' 'tolower($1)=="set-cookie:" && $2 ~ /^access_token=/ {print $2}')
+  cookie=none
+  if [[ $bin == passthrough ]]; then
+    # The baseline (examples/passthrough.rs), one thread like the gateway below.
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "$REL"/examples/passthrough "$GW" "$UP" 1 \
+      2>"$TMP/gw.log" & gw=$!
+    for _ in $(seq 1 600); do curl -fs "http://$GW/bench" >/dev/null 2>&1 && break; sleep 0.1; done
+  else
+    config=()
+    [[ -n ${CONFIG:-} ]] && config=(--config "$CONFIG")
+    env -i PATH="$PATH" \
+      DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB" \
+      GATEHOUSE_LISTEN="$GW" GATEHOUSE_ADMIN_LISTEN="$ADMIN" GATEHOUSE_UPSTREAM="$UP" \
+      GATEHOUSE_JWT_SECRET="$SECRET" GATEHOUSE_COOKIE_SECURE=false GATEHOUSE_CACHE_TTL=60s \
+      GATEHOUSE_BCRYPT_COST=4 GATEHOUSE_THREADS=1 GATEHOUSE_LOG=warn GATEHOUSE_REGISTRATION=open \
+      valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "$bin" "${config[@]}" serve \
+      2>"$TMP/gw.log" & gw=$!
+    for _ in $(seq 1 600); do curl -fs "http://$ADMIN/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+    curl -s -X POST "http://$GW/auth/register" -H 'content-type: application/json' \
+      -d '{"username":"bench","password":"benchmark password"}' >/dev/null
+    cookie=$(curl -fs -D - -o /dev/null -X POST "http://$GW/auth/login" -H 'content-type: application/json' \
+      -d '{"username":"bench","password":"benchmark password"}' | tr -d '\r' \
+      | awk -F'[ ;]' 'tolower($1)=="set-cookie:" && $2 ~ /^access_token=/ {print $2}')
+  fi
   wrk -t1 -c8 -d3s -H "Host: $VHOST" -H "cookie: $cookie" "http://$GW/bench" >/dev/null
   callgrind_control -z "$gw" >/dev/null
   out=$(wrk -t1 -c8 -d10s -H "Host: $VHOST" -H "cookie: $cookie" "http://$GW/bench")

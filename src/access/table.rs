@@ -19,7 +19,8 @@ use crate::policy::{Outcome, Routes};
 pub struct Target {
     pub addr: SocketAddr,
     pub tls: bool,
-    /// The upstream's host name: TLS server name and certificate check.
+    /// The upstream's host name: TLS server name and certificate check; empty for plain
+    /// HTTP, where it means nothing and cloning it per request would allocate.
     pub sni: String,
     pub timeout: Duration,
     /// Keeps the route's upstream connections in a pool of their own, even when two routes
@@ -106,7 +107,11 @@ impl RouteTable {
                 Ok(Some(Target {
                     addr,
                     tls: up.tls,
-                    sni: up.host.clone(),
+                    sni: if up.tls {
+                        up.host.clone()
+                    } else {
+                        String::new()
+                    },
                     timeout: route.timeout.unwrap_or(config.upstream_timeout),
                     pool: index as u64,
                 }))
