@@ -94,9 +94,11 @@ impl Reply {
     }
 
     /// The error table applied: status, `{"error", "message"}`, and the headers some errors need.
+    /// A 5xx is logged here with its cause chain, but for an upstream's failure, which the
+    /// proxy logs once with the route and upstream it concerns (gateway/proxy.rs).
     pub fn error(e: &Error) -> Self {
         let d = e.describe();
-        if d.status >= 500 {
+        if d.status >= 500 && !matches!(e, Error::BadGateway | Error::GatewayTimeout) {
             tracing::error!(error = %crate::chain::Chain(e), code = d.code, "request failed");
         }
         Self::error_quiet(e)

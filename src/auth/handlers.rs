@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
+use super::refusal::{self, Refusal};
 use super::tokens::Kind;
 use super::{browser, csrf, input, invite_token, Request};
 use crate::clock::rfc3339;
@@ -182,11 +183,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         Ok(attempt) => attempt,
         Err(wait) => {
             app.metrics.login("rate_limited");
-            audit::record(
-                &app.db,
-                Event::new(audit::Kind::LoginRateLimited).ip(req.meta.client_ip),
-            )
-            .await;
+            let ip = req.meta.client_ip;
+            refusal::record(app, ip, &body.username, None, Refusal::RateLimited).await;
             return Err(Error::RateLimited {
                 retry_after_secs: wait.as_secs().max(1),
             });
@@ -209,15 +207,14 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         other => {
             app.metrics.login("failed");
             attempt.failed();
-            let mut event = Event::new(audit::Kind::LoginFailed).ip(req.meta.client_ip);
-            if let Some(u) = &other {
-                event = event.user(u.id).detail(if u.disabled {
-                    "disabled user"
-                } else {
-                    "wrong password"
-                });
-            }
-            audit::record(&app.db, event).await;
+            let why = match &other {
+                None if name.is_none() => Refusal::InvalidUsername,
+                None => Refusal::UnknownUser,
+                Some(u) if u.disabled => Refusal::DisabledUser,
+                Some(_) => Refusal::WrongPassword,
+            };
+            let (ip, user) = (req.meta.client_ip, other.map(|u| u.id));
+            refusal::record(app, ip, &body.username, user, why).await;
             return Err(Error::InvalidCredentials);
         }
     };
@@ -237,6 +234,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         // The password changed (or the user was disabled) while this sign-in checked the old
         // one: the credentials it verified are no longer the user's.
         app.metrics.login("failed");
+        let why = Refusal::CredentialsChanged;
+        refusal::record(app, req.meta.client_ip, &body.username, Some(user.id), why).await;
         return Err(Error::InvalidCredentials);
     };
     app.metrics.login("ok");
@@ -245,7 +244,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         Event::new(audit::Kind::LoginOk)
             .user(user.id)
             .session(session.id)
-            .ip(req.meta.client_ip),
+            .ip(req.meta.client_ip)
+            .username(&user.username),
     )
     .await;
     let pair = Pair::mint(app, user.id, &user.username, session, 0, req.now)?;

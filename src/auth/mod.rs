@@ -15,6 +15,7 @@ pub mod limits;
 pub mod pair;
 pub mod password;
 pub mod redirect;
+pub mod refusal;
 pub mod tokens;
 pub mod verified;
 

@@ -93,6 +93,9 @@ pub struct Ctx {
     /// Bytes of the request body passed on so far; `None` for a tunnel (an upgrade), which is
     /// not a body and has no rate to keep.
     body_received: Option<u64>,
+    /// `fail_to_proxy` (or the reply table) wrote the line for a failure; Pingora's would be a
+    /// second.
+    failure_logged: bool,
     _in_flight: InFlight,
 }
 
@@ -118,6 +121,7 @@ impl ProxyHttp for Gateway {
             peer_trusted: false,
             set_cookies: None,
             body_received: Some(0),
+            failure_logged: false,
             _in_flight: InFlight::new(),
         }
     }
@@ -269,6 +273,8 @@ impl ProxyHttp for Gateway {
             _ if downstream => None,
             _ => Some(Error::Internal(e.to_string())),
         };
+        // The reply table logs an internal error as it answers it (reply.rs).
+        let internal = matches!(error, Some(Error::Internal(_)));
         let code = match error {
             Some(err) if session.response_written().is_none() => {
                 // The connection is not reused after a failure; say so in the response.
@@ -283,8 +289,20 @@ impl ProxyHttp for Gateway {
             }
             _ => 0,
         };
+        // One line per failure: Pingora's own is then suppressed (`suppress_error_log`).
+        ctx.failure_logged = internal && code != 0;
         if code == 502 || code == 504 {
-            tracing::warn!(error = %e, request_id = ctx.rid(), "upstream failed");
+            ctx.failure_logged = true;
+            tracing::warn!(
+                route = ctx.route_name,
+                upstream = ctx.target.as_ref().map(|t| tracing::field::display(t.addr)),
+                kind = e.etype().as_str(),
+                status = code,
+                // Debug-quoted: the cause can carry text the upstream sent.
+                error = ?e.to_string(),
+                request_id = ctx.rid(),
+                "upstream failed"
+            );
         }
         FailToProxy {
             error_code: code,
@@ -293,9 +311,28 @@ impl ProxyHttp for Gateway {
     }
 
     /// What a client did wrong is answered (4xx) and counted, not logged as the gateway's
-    /// error: a client must not be able to fill the error log.
-    fn suppress_error_log(&self, _session: &Session, _ctx: &Ctx, e: &PError) -> bool {
-        matches!(e.esource(), pingora::ErrorSource::Downstream)
+    /// error: a client must not be able to fill the error log. A failure `fail_to_proxy`
+    /// answered has had its one line already.
+    fn suppress_error_log(&self, _session: &Session, ctx: &Ctx, e: &PError) -> bool {
+        ctx.failure_logged || matches!(e.esource(), pingora::ErrorSource::Downstream)
+    }
+
+    /// A reused upstream connection that turned out closed is retried on a fresh one; the
+    /// client sees nothing of it, so it is no warning. A retry that fails too is logged once,
+    /// by `fail_to_proxy`.
+    fn suppress_proxy_warn_log(
+        &self,
+        _session: &Session,
+        ctx: &Ctx,
+        e: &PError,
+        _context: pingora::proxy::ProxyWarnLogContext,
+    ) -> bool {
+        tracing::debug!(
+            kind = e.etype().as_str(),
+            request_id = ctx.rid(),
+            "retrying the upstream"
+        );
+        true
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&PError>, ctx: &mut Ctx) {
@@ -304,19 +341,27 @@ impl ProxyHttp for Gateway {
         self.app
             .metrics
             .request(ctx.route.class(), status, elapsed.as_secs_f64());
+        let req = session.req_header();
+        // Field values are computed only when the line is written (`GATEHOUSE_LOG` may turn
+        // `access` off).
         tracing::info!(
             target: "access",
-            method = %session.req_header().method,
+            method = %req.method,
+            // Without the query, where a client may put anything, an invite token among it.
+            path = req.uri.path(),
             class = ctx.route.class(),
             // The `[[routes]]` entry (docs/contract.md §9); absent for the gateway's own
             // routes and for requests no route serves.
             route = ctx.route_name,
             status,
+            ip = request::client_ip(ctx.peer, &req.headers, &self.app.config.trusted_proxies)
+                .map(tracing::field::display),
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             // Formatted by the subscriber, only when the line is written: no String per request.
             user_id = ctx.identity.as_ref().map(|i| tracing::field::display(i.user_id)),
             session_id = ctx.identity.as_ref().map(|i| tracing::field::display(i.session_id)),
             request_id = ctx.rid(),
+            "request"
         );
     }
 }

@@ -1,10 +1,15 @@
 //! No log line shows a token, a cookie value or a password, whoever wrote it: every formatted
 //! line passes through [`redact`] on its way out, and the targets that dump whole request heads
-//! and bodies stop at `info` ([`HeadDumpCap`]), whatever `GATEHOUSE_LOG` asks for.
+//! and bodies stop at `info` ([`HeadDumpCap`]), whatever `GATEHOUSE_LOG` asks for. Text
+//! lines are coloured only on a terminal; JSON lines carry their fields at the top level
+//! ([`json`]); a panic is a log line like any other ([`panics`]).
 
+mod json;
+mod panics;
 pub mod redact;
 
-use std::io::{self, Write};
+use std::borrow::Cow;
+use std::io::{self, IsTerminal, Write};
 
 use crate::config::{Config, LogFormat};
 use redact::redact;
@@ -102,9 +107,14 @@ pub struct RedactingWriter<W> {
 
 impl<W: Write> Write for RedactingWriter<W> {
     // The fmt layer formats an event into one buffer and hands it over in one `write_all`, so a
-    // secret never straddles two calls.
+    // secret never straddles two calls, and the buffer is the whole line.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write_all(&redact(buf, self.json))?;
+        let line = redact(buf, self.json);
+        if self.json {
+            self.inner.write_all(&line)?;
+        } else {
+            self.inner.write_all(&one_line(line))?;
+        }
         Ok(buf.len())
     }
 
@@ -113,8 +123,32 @@ impl<W: Write> Write for RedactingWriter<W> {
     }
 }
 
+/// A text event as one line: a message with line breaks of its own (refinery lists the
+/// migrations it applies one per line; a library may quote what a client sent) would start
+/// lines that `grep`, the journal and fail2ban take for events of their own. JSON strings
+/// escape them already.
+fn one_line(line: Cow<'_, [u8]>) -> Cow<'_, [u8]> {
+    let body = line.strip_suffix(b"\n").unwrap_or(&line);
+    if memchr::memchr2(b'\n', b'\r', body).is_none() {
+        return line;
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    for &b in body {
+        match b {
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b => out.push(b),
+        }
+    }
+    out.push(b'\n');
+    Cow::Owned(out)
+}
+
 /// Every line, whoever emits it (gatehouse, Pingora through the `log` bridge, tokio-postgres),
 /// is redacted before it reaches stderr; see [`redact`].
+///
+/// Colour only when stderr is a terminal: journald, `docker logs` and files would keep the
+/// escape codes as text, and grep and fail2ban would have to see through them.
 pub fn init_logging(config: &Config) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -123,22 +157,37 @@ pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let json = config.log_format == LogFormat::Json;
-    let fmt = tracing_subscriber::fmt::layer().with_writer(Redacting::new(std::io::stderr, json));
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(Redacting::new(std::io::stderr, json))
+        .with_ansi(!json && std::io::stderr().is_terminal());
     let fmt = if json {
-        fmt.json().boxed()
+        fmt.event_format(json::JsonLines).boxed()
     } else {
         fmt.boxed()
     };
-    let _ = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(HeadDumpCap)
         .with(fmt)
         .try_init();
+    if installed.is_ok() {
+        panics::install();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_event_stays_on_one_line() {
+        let one = |s: &str| String::from_utf8(one_line(Cow::Borrowed(s.as_bytes())).into_owned());
+        assert_eq!(one("a plain line\n").unwrap(), "a plain line\n");
+        assert_eq!(
+            one("applying:\nV1__init\r\nV2__x\n").unwrap(),
+            "applying:\\nV1__init\\r\\nV2__x\n"
+        );
+    }
 
     #[test]
     fn only_the_head_dumping_targets_are_capped() {

@@ -53,6 +53,8 @@ pub struct Event<'a> {
     pub user_id: Option<Uuid>,
     pub session_id: Option<Uuid>,
     pub ip: Option<IpAddr>,
+    /// The name a sign-in gave, for sign-in events: an unknown user has no `user_id`.
+    pub username: Option<&'a str>,
     pub detail: Option<&'a str>,
 }
 
@@ -63,6 +65,7 @@ impl<'a> Event<'a> {
             user_id: None,
             session_id: None,
             ip: None,
+            username: None,
             detail: None,
         }
     }
@@ -82,6 +85,11 @@ impl<'a> Event<'a> {
         self
     }
 
+    pub fn username(mut self, name: &'a str) -> Self {
+        self.username = Some(name);
+        self
+    }
+
     pub fn detail(mut self, detail: &'a str) -> Self {
         self.detail = Some(detail);
         self
@@ -95,13 +103,14 @@ pub async fn record(db: &Db, event: Event<'_>) {
         let client = db.conn("audit").await?;
         client
             .execute(
-                "INSERT INTO auth_events (kind, user_id, session_id, ip, detail)
-                 VALUES ($1, $2, $3, $4::text::inet, $5)",
+                "INSERT INTO auth_events (kind, user_id, session_id, ip, username, detail)
+                 VALUES ($1, $2, $3, $4::text::inet, $5, $6)",
                 &[
                     &event.kind.as_str(),
                     &event.user_id,
                     &event.session_id,
                     &event.ip.map(|i| i.to_string()),
+                    &event.username,
                     &event.detail,
                 ],
             )

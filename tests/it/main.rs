@@ -18,6 +18,7 @@ mod groups;
 mod harness;
 mod instances;
 mod invites;
+mod log_lines;
 mod logs;
 mod openapi_contract;
 mod policy_cli;

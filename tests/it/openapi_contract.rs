@@ -15,22 +15,8 @@ async fn the_document_is_served() {
 
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_and_no_response_breaking_the_document() {
-    let bin = [
-        "/usr/local/bin/schemathesis",
-        "/root/.pyenv/shims/schemathesis",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).exists())
-    .map(str::to_string)
-    .or_else(|| {
-        let out = std::process::Command::new("sh")
-            .args(["-c", "command -v schemathesis"])
-            .output()
-            .ok()?;
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        (!path.is_empty()).then_some(path)
-    })
-    .expect("schemathesis is not installed: pip install schemathesis (.ci/run does)");
+    let bin = tool("schemathesis")
+        .expect("schemathesis is not installed: scripts/setup puts it in .venv (or pip install schemathesis)");
     let gw = Gateway::start().await;
     let jar = gw.signup("alice").await;
     let run = tokio::process::Command::new(bin)

@@ -178,42 +178,6 @@ async fn readyz_turns_503_while_draining() {
 }
 
 #[tokio::test]
-async fn json_logs_have_one_access_line_per_request() {
-    let gw = Gateway::start_env(&[("GATEHOUSE_LOG_FORMAT", "json")]).await;
-    let jar = gw.signup("alice").await;
-    assert_eq!(
-        send(
-            gw.req("GET", "/app")
-                .with(&jar)
-                .header("x-request-id", "trace-me-42")
-        )
-        .await
-        .status,
-        200
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    let log = gw.log_text();
-    let lines: Vec<serde_json::Value> = log
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
-        .collect();
-    let access = lines
-        .iter()
-        .find(|l| l["fields"]["request_id"] == "trace-me-42")
-        .expect("an access line for the request");
-    assert_eq!(access["target"], "access");
-    assert_eq!(access["fields"]["status"], 200);
-    assert_eq!(access["fields"]["class"], "proxy");
-    assert_eq!(access["fields"]["route"], "default");
-    assert_eq!(access["fields"]["user_id"].as_str().map(str::len), Some(36));
-    assert!(access["fields"]["latency_ms"].is_number());
-    assert!(lines
-        .iter()
-        .any(|l| l["fields"]["message"] == "effective configuration"));
-}
-
-#[tokio::test]
 async fn a_new_binary_takes_over_the_sockets_without_refusing_requests() {
     let mut old = Gateway::start().await;
     let jar = old.signup("alice").await;

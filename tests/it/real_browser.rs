@@ -9,19 +9,16 @@ use crate::harness::*;
 #[tokio::test]
 async fn chromium_signs_in_lands_on_the_page_and_is_signed_out_from_another_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_string());
-    assert!(
-        Path::new(&chromium).exists(),
-        "chromium is not installed: apt-get install -y chromium (.ci/run does)"
-    );
+    let chromium = chromium().expect("chromium is not installed: scripts/setup installs it");
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
             .exists(),
-        "playwright-core is not installed: npm ci --prefix tests/browser (.ci/run does)"
+        "playwright-core is not installed: scripts/setup runs npm ci in tests/browser"
     );
     let gw = Gateway::start_env(&[("GATEHOUSE_COOKIE_SECURE", "false")]).await;
     assert_eq!(gw.register("alice", PASSWORD).await.status, 201);
-    let run = tokio::process::Command::new("node")
+    let node = tool("node").expect("node is not installed: scripts/setup installs it");
+    let run = tokio::process::Command::new(node)
         .arg(root.join("tests/browser/flow.mjs"))
         .args([gw.base.as_str(), "alice", PASSWORD])
         .env("CHROMIUM", &chromium)

@@ -213,6 +213,19 @@ impl Gateway {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once a line containing `needle` is in it (the gateway writes some lines after
+    /// it has answered); the log as it is after 10 s otherwise, for the assertion to show.
+    pub async fn log_once(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log_text();
+            if log.contains(needle) || Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// What the gateway wrote to stdout (it logs to stderr, [`Gateway::log_text`]).
     pub fn stdout_text(&self) -> String {
         std::fs::read_to_string(self.log.with_extension("out")).unwrap_or_default()

@@ -3,7 +3,8 @@
 //!
 //! The layers, from the bottom up: [`relay`] stands between the gateway and PostgreSQL,
 //! [`gateway`] owns the process, [`cli`] runs its subcommands, [`client`] speaks HTTP to it,
-//! [`inspect`] reads its database and metrics, and [`tokens`] forges what it should refuse.
+//! [`inspect`] reads its database and metrics, [`tokens`] forges what it should refuse, and
+//! [`tools`] finds the programs some tests run.
 
 mod cli;
 mod client;
@@ -11,12 +12,14 @@ mod gateway;
 mod inspect;
 mod relay;
 mod tokens;
+mod tools;
 pub mod upstreams;
 
 pub use client::*;
 pub use gateway::*;
 pub use relay::*;
 pub use tokens::*;
+pub use tools::*;
 
 pub const SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery";
