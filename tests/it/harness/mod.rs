@@ -2,7 +2,8 @@
 //! gatehouse process on free loopback ports, driven over real HTTP.
 //!
 //! The layers, from the bottom up: [`relay`] stands between the gateway and PostgreSQL,
-//! [`gateway`] owns the process, [`cli`] runs its subcommands, [`client`] speaks HTTP to it,
+//! [`gateway`] owns the process, [`cli`] runs its subcommands
+//! (and [`terminal`] on a terminal of their own), [`client`] speaks HTTP to it,
 //! [`inspect`] reads its database and metrics, and [`tokens`] forges what it should refuse.
 
 mod cli;
@@ -10,6 +11,7 @@ mod client;
 mod gateway;
 mod inspect;
 mod relay;
+mod terminal;
 mod tokens;
 pub mod upstreams;
 
