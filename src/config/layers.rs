@@ -161,14 +161,15 @@ fn refuse_unknown(env: &HashMap<String, String>, layer: &str) -> Result<(), Conf
 
 const PREFIX: &str = "GATEHOUSE_";
 
-/// The setting whose variable is the fewest edits away from `name` (Levenshtein distance,
-/// compared in upper case).
+/// The setting `name` most likely meant: the shortest one it begins (a name cut short, such as
+/// `GATEHOUSE_JWT`), else the one the fewest edits away (Levenshtein distance), in upper case.
 fn closest_setting(name: &str) -> &'static str {
     let name = name.to_ascii_uppercase();
-    SETTINGS
-        .iter()
-        .filter(|s| s.env.starts_with(PREFIX))
-        .min_by_key(|s| strsim::levenshtein(s.env, &name))
+    let ours = || SETTINGS.iter().filter(|s| s.env.starts_with(PREFIX));
+    ours()
+        .filter(|s| s.env.starts_with(&name))
+        .min_by_key(|s| s.env.len())
+        .or_else(|| ours().min_by_key(|s| strsim::levenshtein(s.env, &name)))
         .map_or("", |s| s.env)
 }
 
