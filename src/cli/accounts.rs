@@ -2,12 +2,11 @@
 //! revocation path as the server, so a revocation here reaches running instances at once.
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{runtime, unreachable_db, Failure, SessionsCommand, UserCommand};
+use super::{password, print_json, runtime, unreachable_db, Failure, SessionsCommand, UserCommand};
 use crate::auth::{input, password::Hasher};
 use crate::clock::{now, rfc3339};
 use crate::config::Config;
@@ -15,19 +14,6 @@ use crate::metrics::Metrics;
 use crate::store::audit::{self, Event};
 use crate::store::sessions::{Cause, Sessions};
 use crate::store::{groups, users, Db, StoreError};
-
-fn read_password(prompt: bool) -> Result<String, Failure> {
-    if prompt {
-        eprint!("password (read from stdin): ");
-    }
-    let mut s = String::new();
-    std::io::stdin()
-        .read_to_string(&mut s)
-        .map_err(|e| Failure::new(1, format!("cannot read the password: {e}")))?;
-    // A trailing newline from `echo` or a terminal is not part of the password.
-    let s = s.strip_suffix('\n').unwrap_or(&s);
-    Ok(s.strip_suffix('\r').unwrap_or(s).to_string())
-}
 
 pub(super) struct Ctx<'a> {
     config: &'a Config,
@@ -67,7 +53,7 @@ impl Ctx<'_> {
         change: users::CredentialChange<'_>,
         cause: Cause,
         kind: audit::Kind,
-    ) -> Result<usize, Failure> {
+    ) -> Result<(Uuid, usize), Failure> {
         let id = self.user_id(name).await?;
         let revoked = self
             .sessions
@@ -77,7 +63,7 @@ impl Ctx<'_> {
             .ok_or_else(|| Failure::new(1, format!("no such user: {name}")))?;
         let detail = format!("by the CLI; {} session(s) revoked", revoked.len());
         audit::record(&self.db, Event::new(kind).user(id).detail(&detail)).await;
-        Ok(revoked.len())
+        Ok((id, revoked.len()))
     }
 
     /// Revokes every session of `id` (other instances hear of it) and audits it as `kind`.
@@ -136,49 +122,81 @@ pub(super) fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+fn invalid(e: crate::error::Error) -> Failure {
+    Failure::new(1, e.describe().message)
+}
+
+/// The rules the sign-up form applies, so the CLI cannot make a password the web refuses.
+fn rules(password: &str) -> Result<(), Failure> {
+    input::password(password).map_err(invalid)
+}
+
+fn taken(name: &str) -> Failure {
+    Failure::new(1, format!("user {name} already exists"))
+}
+
+async fn hash(config: &Config, password: &str) -> Result<String, Failure> {
+    let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
+    hasher
+        .hash(password)
+        .await
+        .map_err(|e| Failure::new(1, e.to_string()))
+}
+
 pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure> {
     let ctx = context(config)?;
-    let invalid = |e: crate::error::Error| Failure::new(1, e.describe().message);
     runtime()?.block_on(async {
         match cmd {
             UserCommand::Add { name, password_stdin } => {
                 let name = input::username(&name).map_err(invalid)?;
-                let password = read_password(!password_stdin)?;
-                input::password(&password).map_err(invalid)?;
-                let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
-                let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
+                // Before anyone types a password twice for nothing (the insert still decides).
+                if users::credentials(&ctx.db, &name.canonical).await.map_err(ctx.db_err())?.is_some() {
+                    return Err(taken(&name.display));
+                }
+                let password = password::read(&name.display, password_stdin, rules)?;
+                let hash = hash(config, &password).await?;
                 match users::create(&ctx.db, &name.display, &name.canonical, &hash).await.map_err(ctx.db_err())? {
                     users::Created::Ok(u) if json => {
-                        println!("{}", json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at)}));
+                        print_json(&json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at)}));
                         Ok(())
                     }
                     users::Created::Ok(u) => {
                         println!("created user {} ({})", u.username, u.id);
                         Ok(())
                     }
-                    users::Created::Taken => Err(Failure::new(1, format!("user {} already exists", name.display))),
+                    users::Created::Taken => Err(taken(&name.display)),
                 }
             }
             UserCommand::Passwd { name, password_stdin } => {
                 ctx.user_id(&name).await?;
-                let password = read_password(!password_stdin)?;
-                input::password(&password).map_err(invalid)?;
-                let hasher = Hasher::new(config.bcrypt_cost, 1).map_err(|e| Failure::new(1, e.to_string()))?;
-                let hash = hasher.hash(&password).await.map_err(|e| Failure::new(1, e.to_string()))?;
+                let password = password::read(&name, password_stdin, rules)?;
+                let hash = hash(config, &password).await?;
                 let change = users::CredentialChange::Password(&hash);
-                let revoked = ctx.change_credentials(&name, change, Cause::PasswordChange, audit::Kind::PasswordChange).await?;
-                println!("password changed for {name}; revoked {revoked} session(s)");
+                let (id, revoked) = ctx.change_credentials(&name, change, Cause::PasswordChange, audit::Kind::PasswordChange).await?;
+                if json {
+                    print_json(&json!({"id": id, "username": name, "revoked_sessions": revoked}));
+                } else {
+                    println!("password changed for {name}; revoked {revoked} session(s)");
+                }
                 Ok(())
             }
             UserCommand::Disable { name } => {
-                let revoked = ctx.change_credentials(&name, users::CredentialChange::Disable, Cause::Disable, audit::Kind::Disable).await?;
-                println!("disabled {name}; revoked {revoked} session(s)");
+                let (id, revoked) = ctx.change_credentials(&name, users::CredentialChange::Disable, Cause::Disable, audit::Kind::Disable).await?;
+                if json {
+                    print_json(&json!({"id": id, "username": name, "disabled": true, "revoked_sessions": revoked}));
+                } else {
+                    println!("disabled {name}; revoked {revoked} session(s)");
+                }
                 Ok(())
             }
             UserCommand::Enable { name } => {
                 let id = ctx.enable(&name).await?;
                 audit::record(&ctx.db, Event::new(audit::Kind::Enable).user(id).detail("by the CLI")).await;
-                println!("enabled {name}");
+                if json {
+                    print_json(&json!({"id": id, "username": name, "disabled": false}));
+                } else {
+                    println!("enabled {name}");
+                }
                 Ok(())
             }
             UserCommand::List => {
@@ -192,7 +210,7 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
                         .iter()
                         .map(|u| json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled, "groups": groups_of(&u.id)}))
                         .collect();
-                    println!("{}", serde_json::Value::Array(items));
+                    print_json(&serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
@@ -227,7 +245,7 @@ pub fn sessions(config: &Config, cmd: SessionsCommand, json: bool) -> Result<(),
                             })
                         })
                         .collect();
-                    println!("{}", serde_json::Value::Array(items));
+                    print_json(&serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
@@ -252,13 +270,21 @@ pub fn sessions(config: &Config, cmd: SessionsCommand, json: bool) -> Result<(),
                     return Err(Failure::new(1, format!("no active session {sid}")));
                 }
                 audit::record(&ctx.db, Event::new(audit::Kind::Revoke).session(sid).detail("by the CLI")).await;
-                println!("revoked session {sid}");
+                if json {
+                    print_json(&json!({"session_id": sid, "revoked_sessions": 1}));
+                } else {
+                    println!("revoked session {sid}");
+                }
                 Ok(())
             }
             SessionsCommand::Revoke { user: Some(name), .. } => {
                 let id = ctx.user_id(&name).await?;
                 let revoked = ctx.revoke_all(id, Cause::Admin, audit::Kind::Abort).await?;
-                println!("revoked {revoked} session(s) of {name}");
+                if json {
+                    print_json(&json!({"id": id, "username": name, "revoked_sessions": revoked}));
+                } else {
+                    println!("revoked {revoked} session(s) of {name}");
+                }
                 Ok(())
             }
             SessionsCommand::Revoke { .. } => Err(Failure::new(2, "name a session id or --user NAME")),

@@ -17,18 +17,39 @@ pub struct Sources {
     pub file: Option<PathBuf>,
     /// `.env` in the working directory, when it exists.
     pub dotenv: Option<PathBuf>,
+    /// The working directory, where both were looked for.
+    pub dir: Option<PathBuf>,
 }
 
-fn shown(path: Option<&PathBuf>) -> String {
-    path.map_or_else(|| "none".into(), |p| p.display().to_string())
+/// The configuration file read when `--config` names none, if it exists.
+pub const DEFAULT_FILE: &str = "config/gatehouse.toml";
+
+fn shown(path: Option<&PathBuf>, missing: &str) -> String {
+    path.map_or_else(|| missing.into(), |p| p.display().to_string())
 }
 
 /// The text `config check` prints.
 pub fn text(config: &Config, sources: &Sources) -> String {
+    let here = sources.dir.as_ref().map_or_else(
+        || "the working directory".to_string(),
+        |d| d.display().to_string(),
+    );
     let mut lines = vec![
         "configuration is valid".to_string(),
-        format!("config file: {}", shown(sources.file.as_ref())),
-        format!(".env file: {}", shown(sources.dotenv.as_ref())),
+        format!(
+            "config file: {}",
+            shown(
+                sources.file.as_ref(),
+                &format!("none (no --config, and no {DEFAULT_FILE} in {here})")
+            )
+        ),
+        format!(
+            ".env file: {}",
+            shown(
+                sources.dotenv.as_ref(),
+                &format!("none (no .env in {here})")
+            )
+        ),
     ];
     lines.extend(
         config
@@ -147,7 +168,14 @@ mod tests {
             ],
         );
         let out = text(&c, &Sources::default());
-        assert!(out.starts_with("configuration is valid\nconfig file: none\n.env file: none\n"));
+        assert!(
+            out.starts_with(
+                "configuration is valid\nconfig file: none (no --config, and no \
+                 config/gatehouse.toml in the working directory)\n.env file: none (no .env \
+                 in the working directory)\n"
+            ),
+            "{out}"
+        );
         assert!(out.contains("the implicit route"), "{out}");
         let table = out.split("the implicit route").nth(1).unwrap();
         assert!(
@@ -190,6 +218,7 @@ mod tests {
         let sources = Sources {
             file: Some("/etc/gatehouse.toml".into()),
             dotenv: Some(".env".into()),
+            dir: None,
         };
         let out = text(&c, &sources);
         assert!(out.contains("config file: /etc/gatehouse.toml\n.env file: .env\n"));

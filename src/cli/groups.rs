@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::accounts::{context, table, Ctx};
-use super::{runtime, Failure, GroupCommand};
+use super::{print_json, runtime, Failure, GroupCommand};
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::store::groups::{self, Change, Changed};
@@ -55,7 +55,7 @@ pub fn group(config: &Config, cmd: GroupCommand, json: bool) -> Result<(), Failu
                         .iter()
                         .map(|g| json!({"name": g.name, "created_at": rfc3339(g.created_at), "members": g.members}))
                         .collect();
-                    println!("{}", serde_json::Value::Array(items));
+                    print_json(&serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
@@ -70,27 +70,43 @@ pub fn group(config: &Config, cmd: GroupCommand, json: bool) -> Result<(), Failu
                 if !groups::create(&ctx.db, name).await.map_err(ctx.db_err())? {
                     return Err(Failure::new(1, format!("group {name} already exists")));
                 }
-                println!("created group {name}");
+                if json {
+                    print_json(&json!({"name": name, "members": 0}));
+                } else {
+                    println!("created group {name}");
+                }
                 Ok(())
             }
             GroupCommand::Delete { name } => {
                 let name = checked(&name)?;
                 let members = ctx.change(name, Change::Delete).await?;
-                println!("deleted group {name} ({members} member(s))");
+                if json {
+                    print_json(&json!({"name": name, "deleted": true, "members": members}));
+                } else {
+                    println!("deleted group {name} ({members} member(s))");
+                }
                 Ok(())
             }
             GroupCommand::Add { name, users } => {
                 let name = checked(&name)?;
                 let ids = ctx.user_ids(&users).await?;
                 let added = ctx.change(name, Change::Add(&ids)).await?;
-                println!("added {added} user(s) to {name}");
+                if json {
+                    print_json(&json!({"name": name, "added": added}));
+                } else {
+                    println!("added {added} user(s) to {name}");
+                }
                 Ok(())
             }
             GroupCommand::Remove { name, users } => {
                 let name = checked(&name)?;
                 let ids = ctx.user_ids(&users).await?;
                 let removed = ctx.change(name, Change::Remove(&ids)).await?;
-                println!("removed {removed} user(s) from {name}");
+                if json {
+                    print_json(&json!({"name": name, "removed": removed}));
+                } else {
+                    println!("removed {removed} user(s) from {name}");
+                }
                 Ok(())
             }
         }

@@ -8,7 +8,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::accounts::{context, table};
-use super::{runtime, Failure, InviteCommand};
+use super::{print_json, runtime, Failure, InviteCommand};
 use crate::auth::invite_token;
 use crate::clock::rfc3339;
 use crate::config::{parse_duration, Config};
@@ -133,14 +133,11 @@ pub(super) fn invite(config: &Config, cmd: Checked, json: bool) -> Result<(), Fa
                     minted.token
                 );
                 if json {
-                    println!(
-                        "{}",
-                        json!({
-                            "id": invite.id, "url": url, "groups": invite.groups,
-                            "max_uses": invite.max_uses, "expires_at": rfc3339(invite.expires_at),
-                            "created_at": rfc3339(invite.created_at),
-                        })
-                    );
+                    print_json(&json!({
+                        "id": invite.id, "url": url, "groups": invite.groups,
+                        "max_uses": invite.max_uses, "expires_at": rfc3339(invite.expires_at),
+                        "created_at": rfc3339(invite.created_at),
+                    }));
                 } else {
                     let groups = if invite.groups.is_empty() {
                         "no groups".to_string()
@@ -172,7 +169,7 @@ pub(super) fn invite(config: &Config, cmd: Checked, json: bool) -> Result<(), Fa
                             })
                         })
                         .collect();
-                    println!("{}", serde_json::Value::Array(items));
+                    print_json(&serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
@@ -207,7 +204,11 @@ pub(super) fn invite(config: &Config, cmd: Checked, json: bool) -> Result<(), Fa
                 let detail = format!("by the CLI; invite {id}");
                 audit::record(&ctx.db, Event::new(audit::Kind::InviteRevoked).detail(&detail))
                     .await;
-                println!("revoked invite {id}");
+                if json {
+                    print_json(&json!({"id": id, "state": "revoked"}));
+                } else {
+                    println!("revoked invite {id}");
+                }
                 Ok(())
             }
         }

@@ -11,8 +11,16 @@ mod accounts;
 mod config_check;
 mod groups;
 mod invites;
+mod migrate;
+mod output;
+mod password;
 mod policy;
 mod show;
+
+use migrate::prepare_database;
+use output::console_log_filter;
+pub(crate) use output::print_json;
+pub use output::usage_failure;
 
 use crate::config::{self, Config, RawConfig};
 use crate::store;
@@ -28,8 +36,8 @@ pub struct Cli {
     /// variables and .env override it.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Print machine-readable JSON instead of tables (user, sessions, group, invite, policy
-    /// and config commands).
+    /// Print machine-readable JSON instead of text, on every command that prints a result
+    /// (all but serve).
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
@@ -49,7 +57,7 @@ pub enum Command {
         #[arg(long)]
         upgrade: bool,
     },
-    /// Create the database if needed and apply pending migrations, then exit.
+    /// Create the database if needed and apply pending migrations, then say which.
     Migrate,
     /// Manage users.
     #[command(subcommand)]
@@ -74,17 +82,20 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user. The password is read from standard input, never from an argument.
+    /// Create a user. The password is typed twice without echo on a terminal, or read from
+    /// standard input with --password-stdin; never from an argument.
     Add {
         name: String,
-        /// Read the password from standard input without prompting (for scripts).
+        /// Read the password from the first line of standard input, without prompting (for
+        /// scripts); only the line ending is taken off.
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set a user's password (read from standard input) and revoke all their sessions.
+    /// Set a user's password (prompted, or --password-stdin) and revoke all their sessions.
     Passwd {
         name: String,
-        /// Read the password from standard input without prompting (for scripts).
+        /// Read the password from the first line of standard input, without prompting (for
+        /// scripts); only the line ending is taken off.
         #[arg(long)]
         password_stdin: bool,
     },
@@ -218,14 +229,17 @@ impl From<config::ConfigError> for Failure {
 /// The files the configuration is read from: `--config PATH`, else `config/gatehouse.toml`
 /// when it exists; and `.env` in the working directory when it exists.
 fn sources(path: Option<&Path>) -> config_check::Sources {
-    let default = Path::new("config/gatehouse.toml");
+    let default = Path::new(config_check::DEFAULT_FILE);
     let dotenv = Path::new(".env");
+    // Absolute, so `config check` answers "which .env?" wherever it was run from.
+    let shown = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     config_check::Sources {
         file: match path {
-            Some(p) => Some(p.to_path_buf()),
-            None => default.exists().then(|| default.to_path_buf()),
+            Some(p) => Some(shown(p)),
+            None => default.exists().then(|| shown(default)),
         },
-        dotenv: dotenv.exists().then(|| dotenv.to_path_buf()),
+        dotenv: dotenv.exists().then(|| shown(dotenv)),
+        dir: std::env::current_dir().ok(),
     }
 }
 
@@ -301,29 +315,20 @@ pub(crate) fn unreachable_db(config: &Config, e: &store::StoreError) -> Failure 
     }
 }
 
-/// Creates the database if missing and applies migrations, on a runtime of its own that is
-/// dropped before Pingora starts its own.
-fn prepare_database(config: &Config) -> Result<(), Failure> {
-    runtime()?.block_on(async {
-        store::ensure_database(&config.database_url)
-            .await
-            .map_err(|e| unreachable_db(config, &e))?;
-        let applied = store::migrate(&config.database_url)
-            .await
-            .map_err(|e| unreachable_db(config, &e))?;
-        if applied > 0 {
-            tracing::info!(applied, "applied migrations");
-        }
-        Ok(())
-    })
-}
-
 pub fn run(cli: Cli) -> Result<(), Failure> {
     let default = Command::Serve {
         demo_upstream: false,
         upgrade: false,
     };
     let command = cli.command.unwrap_or(default);
+    if cli.json && matches!(command, Command::Serve { .. }) {
+        // A usage error, checked before the configuration as clap's own are.
+        return Err(Failure::new(
+            2,
+            "--json means nothing for serve, which prints no result (for JSON logs set \
+             GATEHOUSE_LOG_FORMAT=json)",
+        ));
+    }
     let (mut raw, file) = load_raw(cli.config.as_deref())?;
     // The quick start is one command, and its walk-through signs up over HTTP. Behind
     // `--demo-upstream` the upstream is the echo server (it must bind GATEHOUSE_UPSTREAM's
@@ -337,7 +342,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     ) && raw.default_to("registration", "open", "--demo-upstream");
     let mut config = raw.validate()?;
     config.file = file;
-    crate::logs::init_logging(&config);
+    if matches!(command, Command::Serve { .. }) {
+        crate::logs::init_logging(&config);
+    } else {
+        let mut quiet = config.clone();
+        quiet.log = console_log_filter(&config.log);
+        crate::logs::init_logging(&quiet);
+    }
     if demo_opens_registration {
         tracing::info!(
             "--demo-upstream: anyone may sign up (GATEHOUSE_REGISTRATION=open); set \
@@ -349,11 +360,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             demo_upstream,
             upgrade,
         } => serve(config, demo_upstream, upgrade),
-        Command::Migrate => prepare_database(&config),
+        Command::Migrate => migrate::migrate(&config, cli.json),
         Command::Config(ConfigCommand::Check) => {
             let sources = sources(cli.config.as_deref());
             if cli.json {
-                println!("{}", config_check::json(&config, &sources));
+                print_json(&config_check::json(&config, &sources));
             } else {
                 print!("{}", config_check::text(&config, &sources));
             }

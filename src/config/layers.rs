@@ -136,43 +136,41 @@ pub(super) fn route_key(e: &RouteError) -> String {
 
 /// docs/contract.md §1: a `GATEHOUSE_*` variable that names no setting stops start-up, as an
 /// unknown TOML key does: a misspelt `GATEHOUSE_COOKIE_SECUR=false` must not pass silently.
+/// The prefix is matched in any case, since `gatehouse_log=debug` is the same mistake.
 fn refuse_unknown(env: &HashMap<String, String>, layer: &str) -> Result<(), ConfigError> {
     let mut unknown: Vec<&String> = env
         .keys()
-        .filter(|k| k.starts_with("GATEHOUSE_") && !SETTINGS.iter().any(|s| s.env == k.as_str()))
+        .filter(|k| {
+            k.get(..PREFIX.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(PREFIX))
+        })
+        .filter(|k| !SETTINGS.iter().any(|s| s.env == k.as_str()))
         .collect();
     unknown.sort();
     match unknown.first() {
         None => Ok(()),
-        Some(name) => {
-            let closest = SETTINGS
-                .iter()
-                .min_by_key(|s| edit_distance(s.env, name))
-                .map_or("", |s| s.env);
-            Err(ConfigError::new(
-                name.as_str(),
-                format!("unknown setting (in the {layer}); did you mean {closest}?"),
-            ))
-        }
+        Some(name) => Err(ConfigError::new(
+            name.as_str(),
+            format!(
+                "unknown setting (in the {layer}); did you mean {}?",
+                closest_setting(name)
+            ),
+        )),
     }
 }
 
-/// Levenshtein distance, for naming the setting a misspelt name meant.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let here = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(here + 1);
-            prev = here;
-        }
-    }
-    row[b.len()]
+const PREFIX: &str = "GATEHOUSE_";
+
+/// The setting `name` most likely meant: the shortest one it begins (a name cut short, such as
+/// `GATEHOUSE_JWT`), else the one the fewest edits away (Levenshtein distance), in upper case.
+fn closest_setting(name: &str) -> &'static str {
+    let name = name.to_ascii_uppercase();
+    let ours = || SETTINGS.iter().filter(|s| s.env.starts_with(PREFIX));
+    ours()
+        .filter(|s| s.env.starts_with(&name))
+        .min_by_key(|s| s.env.len())
+        .or_else(|| ours().min_by_key(|s| strsim::levenshtein(s.env, &name)))
+        .map_or("", |s| s.env)
 }
 
 fn one_line(s: &str) -> String {

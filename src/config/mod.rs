@@ -27,7 +27,7 @@ pub use crate::policy::{parse_upstream, Upstream};
 pub use database_url::{database_name, redact_url};
 pub use layers::RawConfig;
 pub use settings::{Setting, SETTINGS};
-pub use validate::{parse_rate, resolve_upstream};
+pub use validate::{parse_bool, parse_log_filter, parse_rate, resolve_upstream};
 
 /// A configuration problem: which setting, and what is wrong with it. Printed as one line.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -407,3 +407,113 @@ fn the_example_files_routes_compile_uncommented() {
     assert!(config.routes_configured);
     assert_eq!(config.routes.len(), 1);
 }
+
+#[test]
+fn booleans_take_the_toml_spellings_and_the_usual_environment_ones_in_any_case() {
+    for (value, expected) in [
+        ("true", true),
+        ("TRUE", true),
+        ("Yes", true),
+        ("on", true),
+        ("1", true),
+        (" true ", true),
+        ("false", false),
+        ("False", false),
+        ("NO", false),
+        ("Off", false),
+        ("0", false),
+    ] {
+        assert_eq!(parse_bool(value), Some(expected), "{value}");
+        let c = validate(&[("GATEHOUSE_COOKIE_SECURE", value)]).unwrap();
+        assert_eq!(c.cookie_secure, expected, "{value}");
+    }
+    for bad in ["", "t", "y", "2", "enabled", "truee", "yes please"] {
+        assert_eq!(parse_bool(bad), None, "{bad}");
+        let e = validate(&[("GATEHOUSE_COOKIE_SECURE", bad)]).unwrap_err();
+        assert!(e.key.contains("GATEHOUSE_COOKIE_SECURE"), "{bad}: {e}");
+        assert!(e.message.contains("true or false"), "{bad}: {e}");
+    }
+    // What the file's own booleans become.
+    let mut raw = RawConfig::default();
+    raw.apply_toml("cookie_secure = false").unwrap();
+    assert!(!raw.validate().unwrap().cookie_secure);
+}
+
+#[test]
+fn a_log_filter_must_log_something_and_parse() {
+    for fine in [
+        "info",
+        "WARN",
+        "off",
+        "warn,gatehouse=debug",
+        "pingora_core=off,info",
+        "gatehouse[request]=trace",
+    ] {
+        assert_eq!(parse_log_filter(fine), Ok(()), "{fine}");
+        assert_eq!(validate(&[("GATEHOUSE_LOG", fine)]).unwrap().log, fine);
+    }
+    for (bad, says) in [
+        ("warning", "did you mean warn?"),
+        ("inf", "did you mean info?"),
+        ("debgu", "did you mean debug?"),
+        ("gatehouse", "for a module write gatehouse=debug"),
+        ("info,verbose", "\"verbose\" is not a level"),
+        ("gatehouse=loud", "not a log filter"),
+        ("", "empty"),
+        ("  ", "empty"),
+    ] {
+        let e = validate(&[("GATEHOUSE_LOG", bad)]).unwrap_err();
+        assert!(e.key.contains("GATEHOUSE_LOG"), "{bad}: {e}");
+        assert!(e.message.contains(says), "{bad}: {e}");
+        assert_eq!(e.to_string().lines().count(), 1, "{e}");
+    }
+    let mut raw = RawConfig::default();
+    raw.apply_toml("log = \"infoo\"").unwrap();
+    assert!(raw
+        .validate()
+        .unwrap_err()
+        .message
+        .contains("did you mean info?"));
+}
+
+#[test]
+fn an_unknown_variable_in_dotenv_or_with_a_lowercase_prefix_is_refused_too() {
+    let dir = std::env::temp_dir().join(format!("gh-dotenv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dotenv = dir.join(".env");
+    std::fs::write(
+        &dotenv,
+        "GATEHOUSE_ACCESS_TTL=5m\nGATEHOUSE_SESION_TTL=1d\n",
+    )
+    .unwrap();
+    let e = RawConfig::load(None, Some(&dotenv), &HashMap::new()).unwrap_err();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(e.key, "GATEHOUSE_SESION_TTL");
+    assert!(e.message.contains("in the .env"), "{e}");
+    assert!(
+        e.message.contains("did you mean GATEHOUSE_SESSION_TTL?"),
+        "{e}"
+    );
+
+    for (name, meant) in [
+        ("gatehouse_log", "GATEHOUSE_LOG"),
+        ("Gatehouse_Bcrypt_Cost", "GATEHOUSE_BCRYPT_COST"),
+        ("GATEHOUSE_TRUSTED_PROXY", "GATEHOUSE_TRUSTED_PROXIES"),
+        ("GATEHOUSE_JWT", "GATEHOUSE_JWT_SECRET"),
+    ] {
+        let env = HashMap::from([(name.to_string(), "x".to_string())]);
+        let e = RawConfig::load(None, None, &env).unwrap_err();
+        assert_eq!(e.key, name);
+        assert!(
+            e.message.contains(&format!("did you mean {meant}?")),
+            "{name}: {e}"
+        );
+    }
+    // Other programs' variables, and DATABASE_URL, are not gatehouse's to judge.
+    let env = HashMap::from([
+        ("GATEHOUSEKEEPER".to_string(), "x".to_string()),
+        ("MY_GATEHOUSE_LOG".to_string(), "x".to_string()),
+        ("DATABASE_URL".to_string(), "postgres://db/x".to_string()),
+    ]);
+    assert!(RawConfig::load(None, None, &env).is_ok());
+}

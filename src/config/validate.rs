@@ -143,7 +143,7 @@ impl RawConfig {
             })?,
             login_rate: v("login_rate").rate()?,
             threads: threads as usize,
-            log: v("log").value.unwrap_or("info").to_string(),
+            log: v("log").log_filter()?,
             log_format: match v("log_format").value {
                 Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
@@ -218,11 +218,18 @@ impl Field<'_> {
     }
 
     fn boolean(&self) -> Result<bool, ConfigError> {
-        match self.required()?.trim() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            s => Err(self.err(format!("{s:?} is not true or false"))),
-        }
+        let s = self.required()?;
+        parse_bool(s).ok_or_else(|| {
+            self.err(format!(
+                "{s:?} is not a boolean (true or false; also yes/no, on/off, 1/0)"
+            ))
+        })
+    }
+
+    fn log_filter(&self) -> Result<String, ConfigError> {
+        let s = self.required()?;
+        parse_log_filter(s).map_err(|m| self.err(m))?;
+        Ok(s.trim().to_string())
     }
 
     fn list<T>(&self, parse: impl Fn(&str) -> Result<T, String>) -> Result<Vec<T>, ConfigError> {
@@ -254,6 +261,62 @@ impl Field<'_> {
         let s = self.required()?;
         parse_upstream(s).map_err(|m| self.err(m))
     }
+}
+
+/// What a TOML boolean becomes as text (`true`, `false`), and the spellings environment files
+/// use for the same (`yes`/`no`, `on`/`off`, `1`/`0`), in any case.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    const TRUE: [&str; 4] = ["true", "yes", "on", "1"];
+    const FALSE: [&str; 4] = ["false", "no", "off", "0"];
+    let s = s.trim();
+    if TRUE.iter().any(|t| t.eq_ignore_ascii_case(s)) {
+        Some(true)
+    } else if FALSE.iter().any(|f| f.eq_ignore_ascii_case(s)) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// A `tracing` filter (`info`, `warn,gatehouse=debug`, `pingora_core=off`), checked here so a
+/// typo stops start-up rather than logging nothing. The filter syntax itself reads any bare
+/// word as a module name (`warning`, `inf` would log only a module of that name, that is,
+/// nothing), so a bare word must be a level; a module is written `module=level`.
+pub fn parse_log_filter(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("is empty (use a level such as info, or off)".into());
+    }
+    for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let bare = !directive.contains(['=', '[', '{']);
+        if bare && !LEVELS.iter().any(|l| l.eq_ignore_ascii_case(directive)) {
+            let lower = directive.to_ascii_lowercase();
+            // `warning` and `inf` are a level written longer or shorter; `debgu` a typo.
+            let meant = LEVELS
+                .iter()
+                .find(|l| lower.starts_with(*l) || l.starts_with(lower.as_str()))
+                .or_else(|| {
+                    LEVELS
+                        .iter()
+                        .map(|l| (strsim::levenshtein(l, &lower), l))
+                        .min()
+                        .filter(|(distance, _)| *distance <= 2)
+                        .map(|(_, l)| l)
+                });
+            let hint = meant.map_or_else(
+                || format!("for a module write {directive}=debug"),
+                |l| format!("did you mean {l}?"),
+            );
+            return Err(format!(
+                "{directive:?} is not a level (off, error, warn, info, debug, trace); {hint}"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(drop)
+        .map_err(|e| format!("{s:?} is not a log filter: {e}"))
 }
 
 /// `10/min`, `5/s`, `100/hour`.

@@ -125,12 +125,12 @@ async fn connect(cfg: &tokio_postgres::Config) -> Result<tokio_postgres::Client,
     Ok(client)
 }
 
-/// Creates the database named in `url` if it does not exist yet.
-pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
+/// Creates the database named in `url` if it does not exist yet; says whether it did.
+pub async fn ensure_database(url: &str) -> Result<bool, StoreError> {
     let cfg = pg_config(url)?;
     let name = database_name(url).ok_or_else(|| StoreError::query("no database name"))?;
     match connect(&cfg).await {
-        Ok(_) => return Ok(()),
+        Ok(_) => return Ok(false),
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
         Err(e) => return Err(e),
     }
@@ -144,14 +144,14 @@ pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
     {
         Ok(()) => {
             tracing::info!(database = %name, "created database");
-            Ok(())
+            Ok(true)
         }
         // Another instance created it first (a race shows as a unique violation on the catalog).
         Err(e)
             if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE)
                 || e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
         {
-            Ok(())
+            Ok(false)
         }
         Err(e) => Err(e.into()),
     }
@@ -160,8 +160,9 @@ pub async fn ensure_database(url: &str) -> Result<(), StoreError> {
 /// The advisory lock key serialising migrations ("gatehous" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6761_7465_686f_7573;
 
-/// Applies pending migrations over a connection of its own.
-pub async fn migrate(url: &str) -> Result<usize, StoreError> {
+/// Applies pending migrations over a connection of its own; returns the names of those it
+/// applied (`V3__groups`), in order.
+pub async fn migrate(url: &str) -> Result<Vec<String>, StoreError> {
     let cfg = pg_config(url)?;
     let mut client = connect(&cfg).await?;
     // Instances starting together take turns; the later ones find nothing left to apply.
@@ -176,7 +177,11 @@ pub async fn migrate(url: &str) -> Result<usize, StoreError> {
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await?;
-    Ok(report?.applied_migrations().len())
+    Ok(report?
+        .applied_migrations()
+        .iter()
+        .map(ToString::to_string)
+        .collect())
 }
 
 /// The highest migration this binary knows; `/readyz` compares the database with it.
@@ -187,6 +192,17 @@ pub fn latest_migration() -> i64 {
         .map(|m| i64::from(m.version()))
         .max()
         .unwrap_or(0)
+}
+
+/// The name of the highest migration this binary knows (`V4__invites`), for `migrate` to say
+/// where the database stands.
+pub fn latest_migration_name() -> String {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .max_by_key(|m| m.version())
+        .map(ToString::to_string)
+        .unwrap_or_default()
 }
 
 /// The pool every request shares. Connections open lazily, on the runtime that first needs one.

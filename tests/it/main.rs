@@ -12,6 +12,7 @@ mod bad_input;
 mod browser;
 mod cli;
 mod config_secrets;
+mod console;
 mod forged_tokens;
 mod forward_auth;
 mod groups;

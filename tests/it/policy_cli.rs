@@ -372,8 +372,11 @@ fn config_check_prints_the_routes_and_the_files_it_read() {
     let config = dir.config();
     let (code, out, err) = dir.run(&[], &["--config", &config, "config", "check"]);
     assert_eq!((code, err.as_str()), (0, ""), "{out}");
+    let here = dir.0.canonicalize().unwrap().display().to_string();
     assert!(
-        out.contains(&format!("config file: {config}\n.env file: none\n")),
+        out.contains(&format!(
+            "config file: {config}\n.env file: none (no .env in {here})\n"
+        )),
         "{out}"
     );
     assert!(out.contains("routes (4, from the config file):"), "{out}");
@@ -407,7 +410,10 @@ fn config_check_prints_the_routes_and_the_files_it_read() {
     );
     assert_eq!((code, err.as_str()), (0, ""), "{out}");
     assert!(
-        out.contains("config file: none\n.env file: .env\n"),
+        out.contains(&format!(
+            "config file: none (no --config, and no config/gatehouse.toml in {here})\n\
+             .env file: {here}/.env\n"
+        )),
         "{out}"
     );
     assert!(out.contains("the implicit route"), "{out}");

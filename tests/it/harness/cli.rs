@@ -20,13 +20,13 @@ impl Gateway {
             .unwrap()
     }
 
-    /// A `gatehouse` subcommand with this gateway's database and settings, its pipes open.
+    /// A `gatehouse` subcommand with this gateway's database and settings (its log filter
+    /// too: the console is quiet whatever it says), its pipes open.
     fn subcommand(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
         cmd.current_dir(std::env::temp_dir())
             .env_clear()
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .env("GATEHOUSE_LOG", "warn")
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -2,15 +2,17 @@
 //! gatehouse process on free loopback ports, driven over real HTTP.
 //!
 //! The layers, from the bottom up: [`relay`] stands between the gateway and PostgreSQL,
-//! [`gateway`] owns the process, [`cli`] runs its subcommands, [`client`] speaks HTTP to it,
-//! [`inspect`] reads its database and metrics, [`tokens`] forges what it should refuse, and
-//! [`tools`] finds the programs some tests run.
+//! [`gateway`] owns the process, [`cli`] runs its subcommands (and [`terminal`] on a
+//! terminal of their own), [`client`] speaks HTTP to it, [`inspect`] reads its database and
+//! metrics, [`tokens`] forges what it should refuse, and [`tools`] finds the programs some
+//! tests run.
 
 mod cli;
 mod client;
 mod gateway;
 mod inspect;
 mod relay;
+mod terminal;
 mod tokens;
 mod tools;
 pub mod upstreams;
