@@ -8,7 +8,8 @@ use super::Request;
 use super::{authenticate_or_refresh, invite_token, Credentials};
 use crate::config::Registration;
 use crate::error::Error;
-use crate::pages::{self, AccountPage, LoginForm, LoginPage};
+use crate::origin::Origin;
+use crate::pages::{self, AccountPage, Back, LoginForm, LoginPage};
 use crate::reply::Reply;
 use crate::routes::Route;
 use crate::store::{invites, users};
@@ -74,9 +75,13 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     } else {
         LoginForm::SignIn
     };
-    let note = query
-        .contains_key("registered")
-        .then_some("Account created. Sign in to continue.");
+    let note = if query.contains_key("signed_out") {
+        Some("You are signed out.")
+    } else if query.contains_key("registered") {
+        Some("Account created. Sign in to continue.")
+    } else {
+        None
+    };
     Ok(page(
         app,
         200,
@@ -148,6 +153,8 @@ pub fn after_form(
 ) -> Result<Reply, Error> {
     let form = fields(req.body);
     let rd = safe_rd(app, form.get("rd").map(String::as_str));
+    // Only an `rd` the form carried is passed on: none means the public URL, not `/`.
+    let given_rd = form.get("rd").map(|_| rd);
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let invite = form
         .get("invite")
@@ -174,6 +181,8 @@ pub fn after_form(
             let d = e.describe();
             Ok(login_form(LoginForm::SignIn, d.status, d.message).with_error_headers(&e))
         }
+        // Signed in by the sign-up itself: on to `rd`, no second password entry.
+        (Route::Register, Ok(reply)) if reply.sets_cookies() => Ok(reply.into_redirect(303, rd)),
         (Route::Register, Ok(_)) => {
             let next = format!("{}&registered=1", login_location(rd));
             Ok(go_to(303, &next))
@@ -190,23 +199,133 @@ pub fn after_form(
             };
             Ok(login_form(kind, d.status, d.message))
         }
-        (Route::Logout, Ok(reply)) => Ok(reply.into_redirect(303, "/auth/login")),
+        (Route::Logout, Ok(reply)) => Ok(reply.into_redirect(303, &signed_out(given_rd))),
         (Route::SessionsAbort | Route::SessionRevoke(_), Ok(reply)) => {
             // Cookies cleared means the current session went: back to sign-in.
             let next = if reply.clears_cookies() {
-                "/auth/login"
+                signed_out(given_rd)
+            } else if *route == Route::SessionsAbort {
+                match reply.json_u64("revoked") {
+                    Some(n) => account_location(&format!("done=others&n={n}"), given_rd),
+                    None => account_location("done=others", given_rd),
+                }
             } else {
-                "/auth/account"
+                account_location("done=revoked", given_rd)
             };
-            Ok(reply.into_redirect(303, next))
+            Ok(reply.into_redirect(303, &next))
         }
         (_, Err(Error::Unauthorized)) => Ok(go_to(303, &login_location("/auth/account"))),
         (_, outcome) => outcome,
     }
 }
 
-/// `GET /auth/account`: who you are and your sessions, with forms to revoke them.
+/// The sign-in page saying that the browser is signed out, and still knowing the way back.
+fn signed_out(rd: Option<&str>) -> String {
+    match rd {
+        Some(rd) => format!("{}&signed_out=1", login_location(rd)),
+        None => "/auth/login?signed_out=1".into(),
+    }
+}
+
+/// The account page saying what a form post did (`what`, a query of fixed words).
+fn account_location(what: &str, rd: Option<&str>) -> String {
+    match rd {
+        Some(rd) => format!(
+            "/auth/account?{what}&rd={}",
+            percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => format!("/auth/account?{what}"),
+    }
+}
+
+/// The change-password form's confirmation, checked before anything changes: a form post
+/// whose two new passwords differ. The JSON route has no confirmation to check.
+pub fn unconfirmed(route: &Route, req: &Request<'_>) -> Option<Error> {
+    if *route != Route::Password || !is_form(req) {
+        return None;
+    }
+    let form = fields(req.body);
+    let confirm = form.get("confirm_password")?;
+    (form.get("new_password") != Some(confirm)).then(|| {
+        Error::Invalid("The new password and its confirmation are not the same.".into())
+    })
+}
+
+/// What the change-password form gets back: the account page saying it is done, or the same
+/// page with the reason in the form.
+pub async fn after_password_form(
+    app: &App,
+    req: &Request<'_>,
+    outcome: Result<Reply, Error>,
+) -> Result<Reply, Error> {
+    let form = fields(req.body);
+    let given_rd = form
+        .get("rd")
+        .map(|rd| safe_rd(app, Some(rd.as_str())).to_string());
+    let e = match outcome {
+        Ok(reply) => {
+            let next = account_location("done=password", given_rd.as_deref());
+            return Ok(reply.into_redirect(303, &next));
+        }
+        Err(Error::Unauthorized) => return Ok(go_to(303, &login_location("/auth/account"))),
+        Err(e) if e.describe().status < 500 => e,
+        Err(e) => return Err(e),
+    };
+    let d = e.describe();
+    let message = match e {
+        Error::InvalidCredentials => "The current password is not right.".to_string(),
+        _ => d.message,
+    };
+    let view = AccountView {
+        rd: given_rd.as_deref(),
+        note: None,
+        password_error: Some(&message),
+        status: d.status,
+    };
+    Ok(account_page(app, req, &view).await?.with_error_headers(&e))
+}
+
+/// `GET /auth/account[?rd=…][&done=…]`: who you are and your sessions, with forms to revoke
+/// them, change the password and sign out; `done` names what the last form post did.
 pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
+    let query = fields(req.meta.query.as_deref().unwrap_or("").as_bytes());
+    let rd = query
+        .get("rd")
+        .map(|rd| safe_rd(app, Some(rd.as_str())).to_string());
+    let others = query.get("n").and_then(|n| n.parse::<u32>().ok());
+    let note = query.get("done").and_then(|done| done_note(done, others));
+    let view = AccountView {
+        rd: rd.as_deref(),
+        note: note.as_deref(),
+        password_error: None,
+        status: 200,
+    };
+    account_page(app, req, &view).await
+}
+
+/// What the account page says after a form post sent the browser back to it.
+fn done_note(done: &str, others: Option<u32>) -> Option<String> {
+    Some(match (done, others) {
+        ("revoked", _) => "That session is signed out.".into(),
+        ("others", Some(0)) => "You were not signed in anywhere else.".into(),
+        ("others", Some(1)) => "Signed out of 1 other session.".into(),
+        ("others", Some(n)) => format!("Signed out of {n} other sessions."),
+        ("others", None) => "Signed out everywhere else.".into(),
+        ("password", _) => {
+            "Your password is changed, and every other session is signed out.".into()
+        }
+        _ => return None,
+    })
+}
+
+struct AccountView<'a> {
+    rd: Option<&'a str>,
+    note: Option<&'a str>,
+    password_error: Option<&'a str>,
+    status: u16,
+}
+
+async fn account_page(app: &App, req: &Request<'_>, view: &AccountView<'_>) -> Result<Reply, Error> {
     let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
     let (id, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
         Ok(found) => found,
@@ -218,14 +337,28 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .ok_or(Error::Unauthorized)?;
     let sessions = app.sessions.list_active(id.user_id, req.now).await?;
     let groups: Vec<&str> = id.groups().collect();
+    // Back to `rd`, named by its host; without one, to the public URL.
+    let public = format!("{}/", app.config.public_url.as_str().trim_end_matches('/'));
+    let rd_origin = view.rd.and_then(Origin::parse);
+    let back = Back {
+        href: view.rd.unwrap_or(&public),
+        host: rd_origin
+            .as_ref()
+            .map_or(app.config.public_url.host(), Origin::host),
+    };
     let html = pages::account(&AccountPage {
         username: &user.username,
         groups: &groups,
-        created_at: crate::clock::rfc3339(user.created_at),
+        created_at: user.created_at,
+        now: req.now,
         current: id.session_id,
         sessions: &sessions,
+        back,
+        rd: view.rd,
+        note: view.note,
+        password_error: view.password_error,
     });
-    let reply = page(app, 200, html);
+    let reply = page(app, view.status, html);
     Ok(match pair {
         Some(p) => reply.cookies(p.cookies(app)),
         None => reply,
@@ -473,6 +606,16 @@ mod tests {
     }
 
     #[test]
+    fn a_registration_that_signed_in_goes_straight_to_rd_with_the_cookies() {
+        let app = app(&[]);
+        let signed_up = Reply::json(201, &serde_json::json!({})).cookies([COOKIE.to_string()]);
+        let reply = post(&app, Route::Register, "username=bob&rd=%2Fdocs", Ok(signed_up)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(header(&reply, "location"), Some("/docs"));
+        assert_eq!(header(&reply, "set-cookie"), Some(COOKIE));
+    }
+
+    #[test]
     fn a_refused_registration_re_renders_the_registration_form() {
         let app = app(&[]);
         let reply = post(
@@ -548,18 +691,103 @@ mod tests {
         let out = Reply::empty(204).cookies([CLEARED.to_string()]);
         let reply = post(&app, Route::Logout, "", Ok(out)).unwrap();
         assert_eq!(reply.status, 303);
-        assert_eq!(header(&reply, "location"), Some("/auth/login"));
+        assert_eq!(header(&reply, "location"), Some("/auth/login?signed_out=1"));
         assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
     }
 
     #[test]
-    fn revoking_another_session_returns_to_the_account_page() {
+    fn revoking_another_session_returns_to_the_account_page_saying_what_happened() {
         let app = app(&[]);
-        for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
-            let reply = post(&app, route, "", Ok(Reply::empty(204))).unwrap();
+        let revoked = Reply::json(200, &serde_json::json!({ "revoked": 2 }));
+        for (route, outcome, location) in [
+            (
+                Route::SessionRevoke(Uuid::nil()),
+                Reply::empty(204),
+                "/auth/account?done=revoked",
+            ),
+            (
+                Route::SessionsAbort,
+                revoked,
+                "/auth/account?done=others&n=2",
+            ),
+        ] {
+            let reply = post(&app, route, "", Ok(outcome)).unwrap();
             assert_eq!(reply.status, 303);
-            assert_eq!(header(&reply, "location"), Some("/auth/account"));
+            assert_eq!(header(&reply, "location"), Some(location));
         }
+        assert_eq!(
+            done_note("others", Some(2)).as_deref(),
+            Some("Signed out of 2 other sessions.")
+        );
+        assert_eq!(
+            done_note("others", Some(1)).as_deref(),
+            Some("Signed out of 1 other session.")
+        );
+        assert!(done_note("revoked", None).is_some());
+        assert!(done_note("<script>", None).is_none());
+    }
+
+    #[test]
+    fn a_form_that_carried_rd_comes_back_with_it() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::SessionRevoke(Uuid::nil()),
+            "rd=%2Fdocs%3Fa%3D1",
+            Ok(Reply::empty(204)),
+        )
+        .unwrap();
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/account?done=revoked&rd=%2Fdocs%3Fa%3D1")
+        );
+        let out = Reply::empty(204).cookies([CLEARED.to_string()]);
+        let reply = post(&app, Route::Logout, "rd=%2Fdocs", Ok(out)).unwrap();
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fdocs&signed_out=1")
+        );
+        let hostile = post(
+            &app,
+            Route::SessionRevoke(Uuid::nil()),
+            "rd=https%3A%2F%2Fevil.example%2F",
+            Ok(Reply::empty(204)),
+        )
+        .unwrap();
+        assert_eq!(
+            header(&hostile, "location"),
+            Some("/auth/account?done=revoked&rd=%2F")
+        );
+    }
+
+    #[test]
+    fn only_a_change_password_form_with_two_different_new_passwords_is_unconfirmed() {
+        let check = |route: Route, body: &str| {
+            let meta = meta(Some("application/x-www-form-urlencoded"));
+            let req = Request {
+                meta: &meta,
+                body: body.as_bytes(),
+                now: OffsetDateTime::UNIX_EPOCH,
+            };
+            unconfirmed(&route, &req).is_some()
+        };
+        assert!(check(
+            Route::Password,
+            "new_password=abcdefgh&confirm_password=abcdefgi"
+        ));
+        assert!(check(Route::Password, "confirm_password=abcdefgh"));
+        assert!(!check(
+            Route::Password,
+            "new_password=abcdefgh&confirm_password=abcdefgh"
+        ));
+        assert!(
+            !check(Route::Password, "new_password=abcdefgh"),
+            "no confirmation, nothing to check"
+        );
+        assert!(!check(
+            Route::Login,
+            "new_password=a&confirm_password=b"
+        ));
     }
 
     #[test]
@@ -568,7 +796,7 @@ mod tests {
         for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
             let out = Reply::empty(204).cookies([CLEARED.to_string()]);
             let reply = post(&app, route, "", Ok(out)).unwrap();
-            assert_eq!(header(&reply, "location"), Some("/auth/login"));
+            assert_eq!(header(&reply, "location"), Some("/auth/login?signed_out=1"));
             assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
         }
     }
@@ -587,9 +815,9 @@ mod tests {
     #[test]
     fn other_outcomes_pass_through_unchanged() {
         let app = app(&[]);
-        let reply = post(&app, Route::Password, "", Ok(Reply::empty(204))).unwrap();
+        let reply = post(&app, Route::Refresh, "", Ok(Reply::empty(204))).unwrap();
         assert_eq!((reply.status, reply.headers.len()), (204, 0));
-        let outcome = post(&app, Route::Password, "", Err(Error::Csrf));
+        let outcome = post(&app, Route::Refresh, "", Err(Error::Csrf));
         assert!(matches!(outcome, Err(Error::Csrf)));
     }
 }
