@@ -41,7 +41,7 @@ const STYLE: &str = "\
 --muted:#a8afb9;--line:#3a3f47;--field:#8b929c;--accent:#8ab4f8;--on-accent:#10161f;--ring:#8ab4f8;\
 --danger:#f28b82;--on-danger:#10161f;--err-bg:#3b1715;--err-line:#f28b82;--err-text:#fcd8d4;\
 --ok-bg:#14301f;--ok-line:#6ccf95;--ok-text:#d5f5e1}}\
-*{box-sizing:border-box}\
+*{box-sizing:border-box}[hidden]{display:none!important}\
 body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;background:var(--bg);\
 color:var(--text);overflow-wrap:anywhere}\
 main{max-width:34rem;margin:3rem auto;padding:0 1rem}main.wide{max-width:46rem}\
