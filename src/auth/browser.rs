@@ -246,9 +246,8 @@ pub fn unconfirmed(route: &Route, req: &Request<'_>) -> Option<Error> {
     }
     let form = fields(req.body);
     let confirm = form.get("confirm_password")?;
-    (form.get("new_password") != Some(confirm)).then(|| {
-        Error::Invalid("The new password and its confirmation are not the same.".into())
-    })
+    (form.get("new_password") != Some(confirm))
+        .then(|| Error::Invalid("The new password and its confirmation are not the same.".into()))
 }
 
 /// What the change-password form gets back: the account page saying it is done, or the same
@@ -325,7 +324,11 @@ struct AccountView<'a> {
     status: u16,
 }
 
-async fn account_page(app: &App, req: &Request<'_>, view: &AccountView<'_>) -> Result<Reply, Error> {
+async fn account_page(
+    app: &App,
+    req: &Request<'_>,
+    view: &AccountView<'_>,
+) -> Result<Reply, Error> {
     let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
     let (id, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
         Ok(found) => found,
@@ -609,7 +612,13 @@ mod tests {
     fn a_registration_that_signed_in_goes_straight_to_rd_with_the_cookies() {
         let app = app(&[]);
         let signed_up = Reply::json(201, &serde_json::json!({})).cookies([COOKIE.to_string()]);
-        let reply = post(&app, Route::Register, "username=bob&rd=%2Fdocs", Ok(signed_up)).unwrap();
+        let reply = post(
+            &app,
+            Route::Register,
+            "username=bob&rd=%2Fdocs",
+            Ok(signed_up),
+        )
+        .unwrap();
         assert_eq!(reply.status, 303);
         assert_eq!(header(&reply, "location"), Some("/docs"));
         assert_eq!(header(&reply, "set-cookie"), Some(COOKIE));
@@ -784,10 +793,7 @@ mod tests {
             !check(Route::Password, "new_password=abcdefgh"),
             "no confirmation, nothing to check"
         );
-        assert!(!check(
-            Route::Login,
-            "new_password=a&confirm_password=b"
-        ));
+        assert!(!check(Route::Login, "new_password=a&confirm_password=b"));
     }
 
     #[test]

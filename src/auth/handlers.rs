@@ -48,7 +48,10 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
     // A browser that opens an address under /auth gets a page for what has one (404, 503),
     // as it does on the proxy path (docs/contract.md §6).
     match outcome {
-        Err(e) if req.meta.method == http::Method::GET && crate::request::is_browser(&req.meta.headers) => {
+        Err(e)
+            if req.meta.method == http::Method::GET
+                && crate::request::is_browser(&req.meta.headers) =>
+        {
             Ok(crate::pages::answer(&e, true, None))
         }
         outcome => outcome,

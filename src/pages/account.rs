@@ -263,7 +263,10 @@ mod tests {
         assert!(html.contains("action=\"/auth/password\""));
         assert!(html.contains(PASSWORD_RULES));
         for field in ["current_password", "new_password", "confirm_password"] {
-            assert!(html.contains(&format!("<label for=\"{field}\">")), "{field}");
+            assert!(
+                html.contains(&format!("<label for=\"{field}\">")),
+                "{field}"
+            );
         }
         assert!(!html.contains("autofocus"));
         let refused = account(&AccountPage {

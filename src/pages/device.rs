@@ -113,10 +113,7 @@ mod tests {
     #[test]
     fn tools_are_named_by_their_product_and_nothing_is_unknown() {
         assert_eq!(describe(Some("curl/8.5.0")), "curl");
-        assert_eq!(
-            describe(Some("python-requests/2.31.0")),
-            "python-requests"
-        );
+        assert_eq!(describe(Some("python-requests/2.31.0")), "python-requests");
         assert_eq!(describe(None), "Unknown device");
         assert_eq!(describe(Some("  ")), "Unknown device");
     }

@@ -61,10 +61,10 @@ pub fn error_page(e: &Error, who: Option<&str>) -> Option<String> {
 /// another account might be allowed to see.
 fn signed_in_as(name: &str) -> String {
     format!(
-        "<p>You are signed in as <strong>{}</strong>.</p><div class=\"row\">\
-<a href=\"/auth/account\">Your account</a></div>\
+        "<p>You are signed in as <strong>{}</strong>.</p><div class=\"row actions\">\
+<a href=\"/auth/account\">Your account</a>\
 <form method=\"post\" action=\"/auth/logout\"><button class=\"secondary\" type=\"submit\">\
-Sign out</button></form>",
+Sign out</button></form></div>",
         escape(name)
     )
 }

@@ -178,7 +178,11 @@ async fn the_account_page_lists_sessions_and_its_forms_work() {
     );
     assert!(r.cookies().iter().all(|c| c.contains("Max-Age=0")));
     assert_eq!(gw.get("/app", &here).await.status, 401);
-    let r = send(gw.req("GET", "/auth/login?signed_out=1").header("accept", HTML)).await;
+    let r = send(
+        gw.req("GET", "/auth/login?signed_out=1")
+            .header("accept", HTML),
+    )
+    .await;
     assert!(r.text().contains("You are signed out."));
 }
 
@@ -223,7 +227,10 @@ async fn the_change_password_form_checks_its_confirmation_and_says_what_happened
     let r = change(PASSWORD, "a new password", "a new passwort").await;
     assert_eq!(r.status, 422);
     let html = r.text();
-    assert!(html.contains("not the same") && html.contains("autofocus"), "{html}");
+    assert!(
+        html.contains("not the same") && html.contains("autofocus"),
+        "{html}"
+    );
     assert!(html.contains("action=\"/auth/password\""));
     let r = change("not my password", "a new password", "a new password").await;
     assert_eq!(r.status, 401);
@@ -231,7 +238,11 @@ async fn the_change_password_form_checks_its_confirmation_and_says_what_happened
     let r = change(PASSWORD, "short", "short").await;
     assert_eq!(r.status, 422);
     assert!(r.text().contains("at least 8 characters"));
-    assert_eq!(gw.get("/app", &other).await.status, 200, "nothing changed yet");
+    assert_eq!(
+        gw.get("/app", &other).await.status,
+        200,
+        "nothing changed yet"
+    );
 
     let r = change(PASSWORD, "a new password", "a new password").await;
     assert_eq!(
@@ -265,7 +276,10 @@ async fn a_browser_gets_pages_for_504_and_503_and_for_auth_addresses_that_do_not
     let r = page("/auth/nothing-here", &jar).await;
     assert_eq!(r.status, 404);
     assert!(r.text().contains("Nothing is served at this address"));
-    assert_eq!(gw.get("/auth/nothing-here", &jar).await.error(), "not_found");
+    assert_eq!(
+        gw.get("/auth/nothing-here", &jar).await.error(),
+        "not_found"
+    );
     gw.relay().cut();
     let r = page("/app", &unused).await;
     assert_eq!(r.status, 503);

@@ -103,7 +103,10 @@ upstream = "http://127.0.0.1:{dead}"
     )
     .await;
     assert_eq!(gw.register("alice", PASSWORD).await.status, 201);
-    for args in [&["group", "create", "staff"][..], &["group", "add", "staff", "alice"]] {
+    for args in [
+        &["group", "create", "staff"][..],
+        &["group", "add", "staff", "alice"],
+    ] {
         let (code, _, err) = gw.cli(args, "");
         assert_eq!(code, 0, "{args:?}: {err}");
     }

@@ -37,7 +37,8 @@ async fn password_guessing_from_one_address_is_rate_limited_with_retry_after() {
     assert!((1..=60).contains(&retry), "{retry}");
     let message = r.json()["message"].as_str().unwrap().to_string();
     assert!(
-        message.contains(&format!("try again in {retry} second")) || message.contains("try again in 1 minute"),
+        message.contains(&format!("try again in {retry} second"))
+            || message.contains("try again in 1 minute"),
         "the message says when: {message}"
     );
     // Another address and another user are not affected.
