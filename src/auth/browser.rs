@@ -280,6 +280,7 @@ pub async fn after_password_form(
         note: None,
         password_error: Some(&message),
         status: d.status,
+        to_sign_in: 303,
     };
     Ok(account_page(app, req, &view).await?.with_error_headers(&e))
 }
@@ -298,6 +299,7 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         note: note.as_deref(),
         password_error: None,
         status: 200,
+        to_sign_in: 302,
     };
     account_page(app, req, &view).await
 }
@@ -322,6 +324,8 @@ struct AccountView<'a> {
     note: Option<&'a str>,
     password_error: Option<&'a str>,
     status: u16,
+    /// How someone signed out is sent to sign in: 302 after a GET, 303 after a form post.
+    to_sign_in: u16,
 }
 
 async fn account_page(
@@ -332,7 +336,9 @@ async fn account_page(
     let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
     let (id, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
         Ok(found) => found,
-        Err(Error::Unauthorized) => return Ok(go_to(302, &login_location("/auth/account"))),
+        Err(Error::Unauthorized) => {
+            return Ok(go_to(view.to_sign_in, &login_location("/auth/account")))
+        }
         Err(e) => return Err(e),
     };
     let user = users::by_id(&app.db, id.user_id)

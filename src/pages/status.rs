@@ -11,8 +11,12 @@ use crate::reply::Reply;
 pub fn answer(e: &Error, browser: bool, who: Option<&str>) -> Reply {
     if browser {
         if let Some(html) = error_page(e, who) {
-            let status = e.describe().status;
-            return Reply::html(status, html).with_error_headers(e);
+            let d = e.describe();
+            // Logged as `Reply::error` logs it for an API client: a page must not hide a cause.
+            if d.status >= 500 {
+                tracing::error!(error = %crate::chain::Chain(e), code = d.code, "request failed");
+            }
+            return Reply::html(d.status, html).with_error_headers(e);
         }
     }
     Reply::error(e)

@@ -256,6 +256,18 @@ async fn the_change_password_form_checks_its_confirmation_and_says_what_happened
     assert!(page.text().contains("Your password is changed"));
     assert!(page.text().contains("<a href=\"/app/home\">Back to"));
     assert_eq!(gw.login("alice", "a new password").await.status, 200);
+    // Signed out meanwhile (another tab), with a form the gateway cannot even read: to sign-in.
+    gw.post("/auth/logout", &here).await;
+    let r = send(
+        gw.req("POST", "/auth/password")
+            .with(&here)
+            .form(&[("current_password", "")]),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/auth/login?rd=%2Fauth%2Faccount"))
+    );
 }
 
 #[tokio::test]
