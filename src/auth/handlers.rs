@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::tokens::Kind;
-use super::{browser, csrf, input, invite_token, Request};
+use super::{account, browser, csrf, input, invite_token, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
@@ -26,7 +26,7 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
     {
         return Err(Error::Csrf);
     }
-    let outcome = match browser::unconfirmed(route, req) {
+    let outcome = match account::unconfirmed(route, req) {
         Some(mismatch) => Err(mismatch),
         None => dispatch(app, route, req).await,
     };
@@ -41,7 +41,7 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
     );
     if form_twin && req.meta.method == http::Method::POST && browser::is_form(req) {
         if *route == Route::Password {
-            return browser::after_password_form(app, req, outcome).await;
+            return account::after_password_form(app, req, outcome).await;
         }
         return browser::after_form(app, route, req, outcome);
     }
@@ -71,7 +71,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::Password => change_password(app, req).await,
         Route::LoginPage => browser::login_page(app, req).await,
         Route::RegisterPage => browser::register_page(app, req).await,
-        Route::Account => browser::account(app, req).await,
+        Route::Account => account::account(app, req).await,
         Route::MfaPage => browser::mfa_page(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::AuthNotFound => Err(Error::NotFound),
