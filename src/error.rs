@@ -123,10 +123,13 @@ impl Error {
                 "invalid_credentials",
                 "The username or password is incorrect.",
             ),
-            Error::RateLimited { .. } => d(
+            Error::RateLimited { retry_after_secs } => d(
                 429,
                 "rate_limited",
-                "Too many failed attempts; try again later.",
+                &format!(
+                    "Too many failed attempts; try again in {}.",
+                    crate::clock::in_words(std::time::Duration::from_secs(*retry_after_secs))
+                ),
             ),
             Error::InvalidToken => d(401, "invalid_token", "The refresh token is not valid."),
             Error::TokenReused => d(
@@ -216,6 +219,10 @@ mod tests {
         }
         .describe();
         assert_eq!(d.headers, [("retry-after", "7".to_string())]);
+        assert_eq!(
+            d.message,
+            "Too many failed attempts; try again in 7 seconds."
+        );
         let d = Error::MethodNotAllowed { allow: "GET, HEAD" }.describe();
         assert_eq!(d.headers, [("allow", "GET, HEAD".to_string())]);
         assert!(Error::NotFound.describe().headers.is_empty());

@@ -60,6 +60,24 @@ impl Reply {
         .header("location", location)
     }
 
+    /// Whether this reply sets a cookie (rather than only clearing them): someone is signed in.
+    pub fn sets_cookies(&self) -> bool {
+        self.headers
+            .iter()
+            .any(|(n, v)| *n == "set-cookie" && !v.contains("Max-Age=0"))
+    }
+
+    /// A number at the top of this reply's JSON body, such as `revoked` of an abort.
+    pub fn json_u64(&self, field: &str) -> Option<u64> {
+        match &self.body {
+            Body::Json(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
+                .ok()?
+                .get(field)?
+                .as_u64(),
+            _ => None,
+        }
+    }
+
     /// Whether this reply clears the gateway's cookies.
     pub fn clears_cookies(&self) -> bool {
         self.headers

@@ -1,5 +1,6 @@
-//! The browser side of `/auth`: the sign-in, sign-up and account pages, and what a plain HTML form post
-//! gets back (a 303 to the next page instead of JSON). The JSON routes do the work.
+//! The browser side of `/auth`: the sign-in, sign-up and second-factor pages, and what a plain
+//! HTML form post gets back (a 303 to the next page instead of JSON); the account page is
+//! `account.rs`. The JSON routes do the work.
 
 use std::collections::HashMap;
 
@@ -8,10 +9,10 @@ use super::Request;
 use super::{authenticate_or_refresh, invite_token, Credentials};
 use crate::config::Registration;
 use crate::error::Error;
-use crate::pages::{self, AccountPage, LoginForm, LoginPage};
+use crate::pages::{self, LoginForm, LoginPage};
 use crate::reply::Reply;
 use crate::routes::Route;
-use crate::store::{invites, users};
+use crate::store::invites;
 use crate::App;
 
 /// Whether the request is a plain HTML form post (what the pages send).
@@ -25,7 +26,7 @@ pub fn is_form(req: &Request<'_>) -> bool {
     })
 }
 
-fn fields(bytes: &[u8]) -> HashMap<String, String> {
+pub(super) fn fields(bytes: &[u8]) -> HashMap<String, String> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
 
@@ -39,11 +40,11 @@ pub fn page(app: &App, status: u16, html: String) -> Reply {
     }
 }
 
-fn go_to(status: u16, location: &str) -> Reply {
+pub(super) fn go_to(status: u16, location: &str) -> Reply {
     Reply::empty(status).header("location", location)
 }
 
-fn safe_rd<'a>(app: &App, rd: Option<&'a str>) -> &'a str {
+pub(super) fn safe_rd<'a>(app: &App, rd: Option<&'a str>) -> &'a str {
     redirect::safe(
         rd.unwrap_or("/"),
         &app.config.public_url,
@@ -74,9 +75,13 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     } else {
         LoginForm::SignIn
     };
-    let note = query
-        .contains_key("registered")
-        .then_some("Account created. Sign in to continue.");
+    let note = if query.contains_key("signed_out") {
+        Some("You are signed out.")
+    } else if query.contains_key("registered") {
+        Some("Account created. Sign in to continue.")
+    } else {
+        None
+    };
     Ok(page(
         app,
         200,
@@ -148,6 +153,8 @@ pub fn after_form(
 ) -> Result<Reply, Error> {
     let form = fields(req.body);
     let rd = safe_rd(app, form.get("rd").map(String::as_str));
+    // Only an `rd` the form carried is passed on: none means the public URL, not `/`.
+    let given_rd = form.get("rd").map(|_| rd);
     let username = form.get("username").map(String::as_str).unwrap_or("");
     let invite = form
         .get("invite")
@@ -174,6 +181,8 @@ pub fn after_form(
             let d = e.describe();
             Ok(login_form(LoginForm::SignIn, d.status, d.message).with_error_headers(&e))
         }
+        // Signed in by the sign-up itself: on to `rd`, no second password entry.
+        (Route::Register, Ok(reply)) if reply.sets_cookies() => Ok(reply.into_redirect(303, rd)),
         (Route::Register, Ok(_)) => {
             let next = format!("{}&registered=1", login_location(rd));
             Ok(go_to(303, &next))
@@ -190,46 +199,43 @@ pub fn after_form(
             };
             Ok(login_form(kind, d.status, d.message))
         }
-        (Route::Logout, Ok(reply)) => Ok(reply.into_redirect(303, "/auth/login")),
+        (Route::Logout, Ok(reply)) => Ok(reply.into_redirect(303, &signed_out(given_rd))),
         (Route::SessionsAbort | Route::SessionRevoke(_), Ok(reply)) => {
             // Cookies cleared means the current session went: back to sign-in.
             let next = if reply.clears_cookies() {
-                "/auth/login"
+                signed_out(given_rd)
+            } else if *route == Route::SessionsAbort {
+                match reply.json_u64("revoked") {
+                    Some(n) => account_location(&format!("done=others&n={n}"), given_rd),
+                    None => account_location("done=others", given_rd),
+                }
             } else {
-                "/auth/account"
+                account_location("done=revoked", given_rd)
             };
-            Ok(reply.into_redirect(303, next))
+            Ok(reply.into_redirect(303, &next))
         }
         (_, Err(Error::Unauthorized)) => Ok(go_to(303, &login_location("/auth/account"))),
         (_, outcome) => outcome,
     }
 }
 
-/// `GET /auth/account`: who you are and your sessions, with forms to revoke them.
-pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
-    let (id, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
-        Ok(found) => found,
-        Err(Error::Unauthorized) => return Ok(go_to(302, &login_location("/auth/account"))),
-        Err(e) => return Err(e),
-    };
-    let user = users::by_id(&app.db, id.user_id)
-        .await?
-        .ok_or(Error::Unauthorized)?;
-    let sessions = app.sessions.list_active(id.user_id, req.now).await?;
-    let groups: Vec<&str> = id.groups().collect();
-    let html = pages::account(&AccountPage {
-        username: &user.username,
-        groups: &groups,
-        created_at: crate::clock::rfc3339(user.created_at),
-        current: id.session_id,
-        sessions: &sessions,
-    });
-    let reply = page(app, 200, html);
-    Ok(match pair {
-        Some(p) => reply.cookies(p.cookies(app)),
-        None => reply,
-    })
+/// The sign-in page saying that the browser is signed out, and still knowing the way back.
+fn signed_out(rd: Option<&str>) -> String {
+    match rd {
+        Some(rd) => format!("{}&signed_out=1", login_location(rd)),
+        None => "/auth/login?signed_out=1".into(),
+    }
+}
+
+/// The account page saying what a form post did (`what`, a query of fixed words).
+pub(super) fn account_location(what: &str, rd: Option<&str>) -> String {
+    match rd {
+        Some(rd) => format!(
+            "/auth/account?{what}&rd={}",
+            percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => format!("/auth/account?{what}"),
+    }
 }
 
 /// `GET /auth/mfa?rd=`: what a `two_factor` page needs (docs/contract.md §9). Signed in or
@@ -473,6 +479,22 @@ mod tests {
     }
 
     #[test]
+    fn a_registration_that_signed_in_goes_straight_to_rd_with_the_cookies() {
+        let app = app(&[]);
+        let signed_up = Reply::json(201, &serde_json::json!({})).cookies([COOKIE.to_string()]);
+        let reply = post(
+            &app,
+            Route::Register,
+            "username=bob&rd=%2Fdocs",
+            Ok(signed_up),
+        )
+        .unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(header(&reply, "location"), Some("/docs"));
+        assert_eq!(header(&reply, "set-cookie"), Some(COOKIE));
+    }
+
+    #[test]
     fn a_refused_registration_re_renders_the_registration_form() {
         let app = app(&[]);
         let reply = post(
@@ -548,18 +570,63 @@ mod tests {
         let out = Reply::empty(204).cookies([CLEARED.to_string()]);
         let reply = post(&app, Route::Logout, "", Ok(out)).unwrap();
         assert_eq!(reply.status, 303);
-        assert_eq!(header(&reply, "location"), Some("/auth/login"));
+        assert_eq!(header(&reply, "location"), Some("/auth/login?signed_out=1"));
         assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
     }
 
     #[test]
-    fn revoking_another_session_returns_to_the_account_page() {
+    fn revoking_another_session_returns_to_the_account_page_saying_what_happened() {
         let app = app(&[]);
-        for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
-            let reply = post(&app, route, "", Ok(Reply::empty(204))).unwrap();
+        let revoked = Reply::json(200, &serde_json::json!({ "revoked": 2 }));
+        for (route, outcome, location) in [
+            (
+                Route::SessionRevoke(Uuid::nil()),
+                Reply::empty(204),
+                "/auth/account?done=revoked",
+            ),
+            (
+                Route::SessionsAbort,
+                revoked,
+                "/auth/account?done=others&n=2",
+            ),
+        ] {
+            let reply = post(&app, route, "", Ok(outcome)).unwrap();
             assert_eq!(reply.status, 303);
-            assert_eq!(header(&reply, "location"), Some("/auth/account"));
+            assert_eq!(header(&reply, "location"), Some(location));
         }
+    }
+
+    #[test]
+    fn a_form_that_carried_rd_comes_back_with_it() {
+        let app = app(&[]);
+        let reply = post(
+            &app,
+            Route::SessionRevoke(Uuid::nil()),
+            "rd=%2Fdocs%3Fa%3D1",
+            Ok(Reply::empty(204)),
+        )
+        .unwrap();
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/account?done=revoked&rd=%2Fdocs%3Fa%3D1")
+        );
+        let out = Reply::empty(204).cookies([CLEARED.to_string()]);
+        let reply = post(&app, Route::Logout, "rd=%2Fdocs", Ok(out)).unwrap();
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fdocs&signed_out=1")
+        );
+        let hostile = post(
+            &app,
+            Route::SessionRevoke(Uuid::nil()),
+            "rd=https%3A%2F%2Fevil.example%2F",
+            Ok(Reply::empty(204)),
+        )
+        .unwrap();
+        assert_eq!(
+            header(&hostile, "location"),
+            Some("/auth/account?done=revoked&rd=%2F")
+        );
     }
 
     #[test]
@@ -568,7 +635,7 @@ mod tests {
         for route in [Route::SessionRevoke(Uuid::nil()), Route::SessionsAbort] {
             let out = Reply::empty(204).cookies([CLEARED.to_string()]);
             let reply = post(&app, route, "", Ok(out)).unwrap();
-            assert_eq!(header(&reply, "location"), Some("/auth/login"));
+            assert_eq!(header(&reply, "location"), Some("/auth/login?signed_out=1"));
             assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
         }
     }
@@ -587,9 +654,9 @@ mod tests {
     #[test]
     fn other_outcomes_pass_through_unchanged() {
         let app = app(&[]);
-        let reply = post(&app, Route::Password, "", Ok(Reply::empty(204))).unwrap();
+        let reply = post(&app, Route::Refresh, "", Ok(Reply::empty(204))).unwrap();
         assert_eq!((reply.status, reply.headers.len()), (204, 0));
-        let outcome = post(&app, Route::Password, "", Err(Error::Csrf));
+        let outcome = post(&app, Route::Refresh, "", Err(Error::Csrf));
         assert!(matches!(outcome, Err(Error::Csrf)));
     }
 }

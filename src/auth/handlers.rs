@@ -9,7 +9,7 @@ use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::refusal::{self, Refusal};
 use super::tokens::Kind;
-use super::{browser, csrf, input, invite_token, Request};
+use super::{account, browser, csrf, input, invite_token, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
@@ -27,7 +27,10 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
     {
         return Err(Error::Csrf);
     }
-    let outcome = dispatch(app, route, req).await;
+    let outcome = match account::unconfirmed(route, req) {
+        Some(mismatch) => Err(mismatch),
+        None => dispatch(app, route, req).await,
+    };
     let form_twin = matches!(
         route,
         Route::Login
@@ -35,11 +38,25 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
             | Route::Logout
             | Route::SessionsAbort
             | Route::SessionRevoke(_)
+            | Route::Password
     );
     if form_twin && req.meta.method == http::Method::POST && browser::is_form(req) {
+        if *route == Route::Password {
+            return account::after_password_form(app, req, outcome).await;
+        }
         return browser::after_form(app, route, req, outcome);
     }
-    outcome
+    // A browser that opens an address under /auth gets a page for what has one (404, 503),
+    // as it does on the proxy path (docs/contract.md §6).
+    match outcome {
+        Err(e)
+            if req.meta.method == http::Method::GET
+                && crate::request::is_browser(&req.meta.headers) =>
+        {
+            Ok(crate::pages::answer(&e, true, None))
+        }
+        outcome => outcome,
+    }
 }
 
 async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, Error> {
@@ -55,7 +72,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::Password => change_password(app, req).await,
         Route::LoginPage => browser::login_page(app, req).await,
         Route::RegisterPage => browser::register_page(app, req).await,
-        Route::Account => browser::account(app, req).await,
+        Route::Account => account::account(app, req).await,
         Route::MfaPage => browser::mfa_page(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::AuthNotFound => Err(Error::NotFound),
@@ -138,10 +155,23 @@ async fn register(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
                 let event = Event::new(audit::Kind::InviteUsed).user(user.id);
                 audit::record(&app.db, event.ip(req.meta.client_ip).detail(&detail)).await;
             }
-            Ok(Reply::json(
+            let reply = Reply::json(
                 201,
                 &json!({ "id": user.id, "username": user.username, "created_at": rfc3339(user.created_at) }),
-            ))
+            );
+            // The sign-up page's form post is signed in at once, so that nobody types the new
+            // password a second time; the JSON route stays as it was (docs/contract.md §5).
+            if !browser::is_form(req) {
+                return Ok(reply);
+            }
+            let creds = users::credentials(&app.db, &name.canonical).await?;
+            match creds.filter(|c| c.id == user.id && !c.disabled) {
+                Some(c) => match open_session(app, req, &c).await? {
+                    Some(pair) => Ok(reply.cookies(pair.cookies(app))),
+                    None => Ok(reply),
+                },
+                None => Ok(reply),
+            }
         }
         SignedUp::Taken => Err(Error::UsernameTaken),
         SignedUp::InvalidInvite => Err(Error::InvalidInvite),
@@ -218,6 +248,25 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             return Err(Error::InvalidCredentials);
         }
     };
+    let Some(pair) = open_session(app, req, &user).await? else {
+        // The password changed (or the user was disabled) while this sign-in checked the old
+        // one: the credentials it verified are no longer the user's.
+        app.metrics.login("failed");
+        let why = Refusal::CredentialsChanged;
+        refusal::record(app, req.meta.client_ip, &body.username, Some(user.id), why).await;
+        return Err(Error::InvalidCredentials);
+    };
+    app.metrics.login("ok");
+    Ok(issue(app, &pair, transport))
+}
+
+/// A new session for `user`, whose credentials were just verified (a sign-in, or a sign-up that
+/// set them), and its first token pair; `None` when they changed since they were read.
+async fn open_session(
+    app: &App,
+    req: &Request<'_>,
+    user: &users::Credentials,
+) -> Result<Option<Pair>, Error> {
     let user_agent = req.meta.header("user-agent").map(|ua| truncate(ua, 512));
     let Some(session) = app
         .sessions
@@ -231,14 +280,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         )
         .await?
     else {
-        // The password changed (or the user was disabled) while this sign-in checked the old
-        // one: the credentials it verified are no longer the user's.
-        app.metrics.login("failed");
-        let why = Refusal::CredentialsChanged;
-        refusal::record(app, req.meta.client_ip, &body.username, Some(user.id), why).await;
-        return Err(Error::InvalidCredentials);
+        return Ok(None);
     };
-    app.metrics.login("ok");
     audit::record(
         &app.db,
         Event::new(audit::Kind::LoginOk)
@@ -248,8 +291,14 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             .username(&user.username),
     )
     .await;
-    let pair = Pair::mint(app, user.id, &user.username, session, 0, req.now)?;
-    Ok(issue(app, &pair, transport))
+    Ok(Some(Pair::mint(
+        app,
+        user.id,
+        &user.username,
+        session,
+        0,
+        req.now,
+    )?))
 }
 
 fn truncate(s: &str, max_chars: usize) -> &str {

@@ -204,18 +204,29 @@ pub fn username(raw: &str) -> Result<Username, Error> {
     Ok(Username { display, canonical })
 }
 
-/// docs/contract.md §5: 8–72 bytes of UTF-8, exactly as received.
+/// docs/contract.md §5: at least 8 characters and at most 72 bytes of UTF-8, exactly as received.
 pub fn password(raw: &str) -> Result<(), Error> {
-    match raw.len() {
-        0..=7 => Err(Error::Invalid(
-            "The password must be at least 8 bytes long.".into(),
-        )),
-        8..=72 => Ok(()),
-        _ => Err(Error::Invalid(
-            "The password must be at most 72 bytes long (a bcrypt limit).".into(),
-        )),
+    // The minimum counts characters, as people do; the maximum is bcrypt's, which reads 72
+    // bytes: a character outside ASCII takes 2 to 4 of them, and the message says so.
+    if raw.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Error::Invalid(
+            "The password must be at least 8 characters long.".into(),
+        ));
     }
+    if raw.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::Invalid(
+            "The password is too long: at most 72 characters, and accented letters, other \
+             alphabets and emoji count as 2 to 4 each."
+                .into(),
+        ));
+    }
+    Ok(())
 }
+
+const MIN_PASSWORD_CHARS: usize = 8;
+/// bcrypt ignores what comes after this many bytes; a longer password is refused rather than
+/// silently cut (docs/contract.md §5).
+const MAX_PASSWORD_BYTES: usize = 72;
 
 #[cfg(test)]
 mod tests {
@@ -243,9 +254,14 @@ mod tests {
     }
 
     #[test]
-    fn passwords_are_measured_in_bytes() {
+    fn passwords_need_8_characters_and_fit_in_bcrypts_72_bytes() {
         assert!(password("1234567").is_err());
         assert!(password("12345678").is_ok());
+        // Eight bytes but four characters: short, as its owner would count it.
+        assert!(password("éééé").is_err());
+        assert!(password(&"é".repeat(8)).is_ok());
+        assert!(password(&"a".repeat(72)).is_ok());
+        assert!(password(&"a".repeat(73)).is_err());
         assert!(password(&"é".repeat(36)).is_ok());
         assert!(password(&"é".repeat(37)).is_err());
         assert!(password(" 1234567").is_ok());

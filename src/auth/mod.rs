@@ -3,6 +3,7 @@
 //! Also everything else about who a request is: identity headers, cookies, redirects, and the
 //! `/auth` handlers (forward auth, which decides by route, lives in `access/`). No Pingora types here.
 
+pub mod account;
 pub mod bearer;
 pub mod browser;
 pub mod cookies;

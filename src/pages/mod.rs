@@ -1,13 +1,14 @@
-//! The gateway's HTML: the sign-in (and sign-up) page and the account page. Self-contained (inline CSS, no
-//! scripts, no external assets), plain forms that post to the `/auth` routes, and every value
-//! from a user escaped.
+//! The gateway's HTML: the sign-in (and sign-up) page, the account page and the error pages.
+//! Self-contained (inline CSS, no scripts, no external assets, light and dark), plain forms
+//! that post to the `/auth` routes, and every value from a user escaped.
 
 mod account;
+mod device;
 mod layout;
 mod sign_in;
 mod status;
 
-pub use account::{account, AccountPage};
+pub use account::{account, AccountPage, Back};
 pub use layout::escape;
 pub use sign_in::{login, LoginForm, LoginPage};
 pub use status::{answer, error_page, mfa, MfaPage};

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::layout::{escape, layout};
+use super::layout::{error_box, escape, layout, note_box, PASSWORD_RULES};
 use crate::config::Registration;
 
 /// Which form the sign-in page shows.
@@ -41,10 +41,10 @@ pub fn login(p: &LoginPage<'_>) -> String {
     };
     let _ = write!(body, "<h1>{title}</h1>");
     if let Some(e) = p.error {
-        let _ = write!(body, "<p class=\"error\" role=\"alert\">{}</p>", escape(e));
+        body.push_str(&error_box(e));
     }
     if let Some(n) = p.note {
-        let _ = write!(body, "<p class=\"note\" role=\"status\">{}</p>", escape(n));
+        body.push_str(&note_box(n, false));
     }
     let invite = match (p.form, p.invite) {
         (LoginForm::Register, Some(token)) => format!(
@@ -53,15 +53,29 @@ pub fn login(p: &LoginPage<'_>) -> String {
         ),
         _ => String::new(),
     };
+    // The first field takes the focus on load, unless an error above it has taken it.
+    let focus = if p.error.is_none() { " autofocus" } else { "" };
+    // Someone choosing a name and a password sees the rules before submitting.
+    let (user_rules, user_attrs, password_rules, password_attrs) = match p.form {
+        LoginForm::SignIn => ("", "", String::new(), ""),
+        LoginForm::Register => (
+            "<p class=\"hint\" id=\"username-rules\">3 to 64 characters: letters, digits and \
+. _ - @</p>",
+            " minlength=\"3\" maxlength=\"64\" aria-describedby=\"username-rules\"",
+            format!("<p class=\"hint\" id=\"password-rules\">{PASSWORD_RULES}</p>"),
+            " minlength=\"8\" aria-describedby=\"password-rules\"",
+        ),
+    };
     let _ = write!(
         body,
         "<form method=\"post\" action=\"{action}\">\
 <input type=\"hidden\" name=\"rd\" value=\"{rd}\">{invite}\
-<label for=\"username\">Username</label>\
+<label for=\"username\">Username</label>{user_rules}\
 <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required \
-autocapitalize=\"none\" spellcheck=\"false\" value=\"{user}\">\
-<label for=\"password\">Password</label>\
-<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"{autocomplete}\" required>\
+autocapitalize=\"none\" spellcheck=\"false\" value=\"{user}\"{user_attrs}{focus}>\
+<label for=\"password\">Password</label>{password_rules}\
+<input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"{autocomplete}\" \
+required{password_attrs}>\
 <button type=\"submit\">{button}</button></form>",
         user = escape(p.username),
     );

@@ -11,8 +11,12 @@ use crate::reply::Reply;
 pub fn answer(e: &Error, browser: bool, who: Option<&str>) -> Reply {
     if browser {
         if let Some(html) = error_page(e, who) {
-            let status = e.describe().status;
-            return Reply::html(status, html).with_error_headers(e);
+            let d = e.describe();
+            // Logged as `Reply::error` logs it for an API client: a page must not hide a cause.
+            if d.status >= 500 {
+                tracing::error!(error = %crate::chain::Chain(e), code = d.code, "request failed");
+            }
+            return Reply::html(d.status, html).with_error_headers(e);
         }
     }
     Reply::error(e)
@@ -61,10 +65,10 @@ pub fn error_page(e: &Error, who: Option<&str>) -> Option<String> {
 /// another account might be allowed to see.
 fn signed_in_as(name: &str) -> String {
     format!(
-        "<p>You are signed in as <strong>{}</strong>.</p><div class=\"row\">\
-<a href=\"/auth/account\">Your account</a></div>\
+        "<p>You are signed in as <strong>{}</strong>.</p><div class=\"row actions\">\
+<a href=\"/auth/account\">Your account</a>\
 <form method=\"post\" action=\"/auth/logout\"><button class=\"secondary\" type=\"submit\">\
-Sign out</button></form>",
+Sign out</button></form></div>",
         escape(name)
     )
 }

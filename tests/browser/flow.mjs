@@ -45,11 +45,11 @@ try {
   check(new URL(b.url()).pathname === '/auth/login', 'the account page needs a session');
   await signIn(b);
   check(new URL(b.url()).pathname === '/auth/account', 'signing in returns to the account page');
-  check((await b.getByText('(this device)').count()) === 1, 'the account page marks this device');
-  check((await b.locator('tbody tr').count()) === 2, 'both sessions are listed');
+  check((await b.getByText('This device', { exact: true }).count()) === 1, 'the account page marks this device');
+  check((await b.locator('.session').count()) === 2, 'both sessions are listed');
   await Promise.all([b.waitForNavigation(), b.getByRole('button', { name: 'Sign out everywhere else' }).click()]);
   check(new URL(b.url()).pathname === '/auth/account', 'signing out elsewhere stays on the account page');
-  check((await b.locator('tbody tr').count()) === 1, 'only this session is left');
+  check((await b.locator('.session').count()) === 1, 'only this session is left');
 
   await a.goto(`${base}/app/dashboard`);
   check(new URL(a.url()).pathname === '/auth/login', "the first browser's next navigation lands on sign-in");

@@ -125,7 +125,7 @@ async fn the_account_page_lists_sessions_and_its_forms_work() {
     assert_eq!(r.status, 200);
     let html = r.text();
     assert!(
-        html.contains("alice") && html.contains("this-browser") && html.contains("(this device)")
+        html.contains("alice") && html.contains("this-browser") && html.contains("This device")
     );
     assert!(
         html.contains("other-&lt;b&gt;browser"),
@@ -145,9 +145,11 @@ async fn the_account_page_lists_sessions_and_its_forms_work() {
     .await;
     assert_eq!(
         (r.status, r.header("location")),
-        (303, Some("/auth/account"))
+        (303, Some("/auth/account?done=revoked"))
     );
     assert_eq!(gw.get("/app", &other).await.status, 401);
+    let r = gw.get("/auth/account?done=revoked", &here).await;
+    assert!(r.text().contains("That session is signed out."));
 
     let r = send(
         gw.req("POST", "/auth/sessions/abort")
@@ -157,9 +159,11 @@ async fn the_account_page_lists_sessions_and_its_forms_work() {
     .await;
     assert_eq!(
         (r.status, r.header("location")),
-        (303, Some("/auth/account"))
+        (303, Some("/auth/account?done=others&n=1"))
     );
     assert_eq!(gw.get("/app", &third).await.status, 401);
+    let r = gw.get("/auth/account?done=others&n=1", &here).await;
+    assert!(r.text().contains("Signed out of 1 other session."));
     assert_eq!(gw.get("/app", &here).await.status, 200);
 
     let r = send(
@@ -168,9 +172,131 @@ async fn the_account_page_lists_sessions_and_its_forms_work() {
             .form(&[("x", "")]),
     )
     .await;
-    assert_eq!((r.status, r.header("location")), (303, Some("/auth/login")));
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/auth/login?signed_out=1"))
+    );
     assert!(r.cookies().iter().all(|c| c.contains("Max-Age=0")));
     assert_eq!(gw.get("/app", &here).await.status, 401);
+    let r = send(
+        gw.req("GET", "/auth/login?signed_out=1")
+            .header("accept", HTML),
+    )
+    .await;
+    assert!(r.text().contains("You are signed out."));
+}
+
+#[tokio::test]
+async fn signing_up_with_the_form_signs_in_and_lands_on_rd() {
+    let gw = Gateway::start().await;
+    let r = send(gw.req("POST", "/auth/register").form(&[
+        ("username", "newbie"),
+        ("password", PASSWORD),
+        ("rd", "/app/welcome?x=1"),
+    ]))
+    .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/app/welcome?x=1"))
+    );
+    let jar = r.jar();
+    let landed = gw.get("/app/welcome?x=1", &jar).await;
+    assert_eq!(landed.status, 200);
+    assert_eq!(landed.echoed("x-auth-user"), vec!["newbie"]);
+    // The JSON route creates the account and nothing more (docs/contract.md §5).
+    let api = gw.register("other", PASSWORD).await;
+    assert_eq!(api.status, 201);
+    assert!(api.cookies().is_empty());
+}
+
+#[tokio::test]
+async fn the_change_password_form_checks_its_confirmation_and_says_what_happened() {
+    let gw = Gateway::start().await;
+    gw.register("alice", PASSWORD).await;
+    let here = gw.login_as("alice", PASSWORD, "this-browser").await.jar();
+    let other = gw.login_as("alice", PASSWORD, "other-browser").await.jar();
+    let change = |current: &'static str, new: &'static str, confirm: &'static str| {
+        send(gw.req("POST", "/auth/password").with(&here).form(&[
+            ("current_password", current),
+            ("new_password", new),
+            ("confirm_password", confirm),
+            ("rd", "/app/home"),
+        ]))
+    };
+
+    let r = change(PASSWORD, "a new password", "a new passwort").await;
+    assert_eq!(r.status, 422);
+    let html = r.text();
+    assert!(
+        html.contains("not the same") && html.contains("autofocus"),
+        "{html}"
+    );
+    assert!(html.contains("action=\"/auth/password\""));
+    let r = change("not my password", "a new password", "a new password").await;
+    assert_eq!(r.status, 401);
+    assert!(r.text().contains("The current password is not right."));
+    let r = change(PASSWORD, "short", "short").await;
+    assert_eq!(r.status, 422);
+    assert!(r.text().contains("at least 8 characters"));
+    assert_eq!(
+        gw.get("/app", &other).await.status,
+        200,
+        "nothing changed yet"
+    );
+
+    let r = change(PASSWORD, "a new password", "a new password").await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/auth/account?done=password&rd=%2Fapp%2Fhome"))
+    );
+    assert_eq!(gw.get("/app", &other).await.status, 401);
+    let page = gw
+        .get("/auth/account?done=password&rd=%2Fapp%2Fhome", &here)
+        .await;
+    assert!(page.text().contains("Your password is changed"));
+    assert!(page.text().contains("<a href=\"/app/home\">Back to"));
+    assert_eq!(gw.login("alice", "a new password").await.status, 200);
+    // Signed out meanwhile (another tab), with a form the gateway cannot even read: to sign-in.
+    gw.post("/auth/logout", &here).await;
+    let r = send(
+        gw.req("POST", "/auth/password")
+            .with(&here)
+            .form(&[("current_password", "")]),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("location")),
+        (303, Some("/auth/login?rd=%2Fauth%2Faccount"))
+    );
+}
+
+#[tokio::test]
+async fn a_browser_gets_pages_for_504_and_503_and_for_auth_addresses_that_do_not_exist() {
+    let gw = Gateway::start_with(Options {
+        relay: true,
+        ..Options::default().env("GATEHOUSE_UPSTREAM_TIMEOUT", "1s")
+    })
+    .await;
+    let jar = gw.signup("alice").await;
+    // A session no request has used yet, so not in memory when the database goes.
+    let unused = gw.login("alice", PASSWORD).await.jar();
+    let page = |path: &'static str, jar| send(gw.req("GET", path).header("accept", HTML).with(jar));
+    let r = page("/slow?sleep_ms=3000", &jar).await;
+    assert_eq!(r.status, 504);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text().contains("taking too long"), "{}", r.text());
+    let r = page("/auth/nothing-here", &jar).await;
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("Nothing is served at this address"));
+    assert_eq!(
+        gw.get("/auth/nothing-here", &jar).await.error(),
+        "not_found"
+    );
+    gw.relay().cut();
+    let r = page("/app", &unused).await;
+    assert_eq!(r.status, 503);
+    assert!(r.text().contains("Temporarily unavailable"), "{}", r.text());
+    assert_eq!(gw.get("/app", &unused).await.error(), "unavailable");
 }
 
 #[tokio::test]

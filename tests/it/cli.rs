@@ -49,7 +49,7 @@ async fn users_are_added_listed_and_given_a_new_password_from_stdin() {
     assert_eq!(gw.login("carol", "the new password").await.status, 200);
     let (code, _, err) = gw.cli(&["user", "passwd", "carol", "--password-stdin"], "short");
     assert_ne!(code, 0);
-    assert!(err.contains("8 bytes"), "{err}");
+    assert!(err.contains("8 characters"), "{err}");
 }
 
 #[tokio::test]

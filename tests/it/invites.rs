@@ -462,9 +462,11 @@ async fn the_sign_up_page_carries_the_invite_through_the_form() {
         "the form again, still carrying the invite: {html}"
     );
     let r = form("bob").await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/app")));
     assert_eq!(
-        (r.status, r.header("location")),
-        (303, Some("/auth/login?rd=%2Fapp&registered=1"))
+        gw.get("/app", &r.jar()).await.echoed("x-auth-user"),
+        vec!["bob"],
+        "signed in by the sign-up"
     );
     assert_eq!(form("carol").await.status, 303);
     let r = form("dave").await;

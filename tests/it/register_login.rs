@@ -215,8 +215,10 @@ async fn login_and_register_accept_form_posts_and_answer_with_redirects() {
     assert_eq!(r.status, 303);
     assert_eq!(
         r.header("location"),
-        Some("/auth/login?rd=%2Fapp&registered=1")
+        Some("/app"),
+        "signed in by the sign-up"
     );
+    assert_eq!(gw.get("/app", &r.jar()).await.status, 200);
     let r = send(gw.req("POST", "/auth/login").form(&[
         ("username", "erin"),
         ("password", PASSWORD),

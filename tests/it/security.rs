@@ -35,6 +35,12 @@ async fn password_guessing_from_one_address_is_rate_limited_with_retry_after() {
     );
     let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains(&format!("try again in {retry} second"))
+            || message.contains("try again in 1 minute"),
+        "the message says when: {message}"
+    );
     // Another address and another user are not affected.
     assert_eq!(
         login_from(&gw, "198.51.100.2", "bob", "wrong password")
