@@ -169,6 +169,12 @@ pub fn after_form(
         )
     };
     match (route, outcome) {
+        // The password was right and a second factor is due: the sign-in page's second step
+        // (`step=mfa`), carrying the pending cookie.
+        (Route::Login, Ok(reply)) if super::mfa::sign_in::is_pending(app, &reply) => {
+            let next = format!("{}&step=mfa", login_location(rd));
+            Ok(reply.into_redirect(303, &next))
+        }
         (Route::Login, Ok(reply)) => Ok(reply.into_redirect(303, rd)),
         (Route::Login, Err(e)) if e.describe().status < 500 => {
             let d = e.describe();
