@@ -1,11 +1,11 @@
 //! The redaction itself, pure: which spans of a formatted line are secrets (JWT-shaped strings,
-//! URL passwords, the values of cookie, authorization, password and invite keys), and the line
-//! with those spans masked.
+//! URL passwords, recovery-code-shaped words, the values of cookie, authorization, password,
+//! invite and second-factor keys), and the line with those spans masked.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use memchr::{memchr, memchr2_iter, memchr3_iter, memmem, memrchr};
+use memchr::{memchr, memchr2_iter, memchr3_iter, memchr_iter, memmem, memrchr};
 
 use super::MASK;
 
@@ -21,6 +21,7 @@ pub fn redact(line: &[u8], json: bool) -> Cow<'_, [u8]> {
     let mut spans = Vec::new();
     jwts(line, &mut spans);
     url_passwords(line, &mut spans);
+    recovery_codes(line, &mut spans);
     keyed_values(line, json, &mut spans);
     if spans.is_empty() {
         return Cow::Borrowed(line);
@@ -110,12 +111,43 @@ fn url_passwords(line: &[u8], spans: &mut Vec<(usize, usize)>) {
     }
 }
 
-/// Each key is found through a rare letter of it, in either case (`k` of cookie, `z` of
-/// authorization, `w` of password, `v` of invite), so the common line costs three scans.
+/// `xxxx-xxxx-xxxx` (letters and digits) standing alone: the shape of a recovery code
+/// (docs/contract.md §10), masked wherever it appears since it has no key of its own in a
+/// request body (`"code"`). UUIDs and dates do not have this shape.
+fn recovery_codes(line: &[u8], spans: &mut Vec<(usize, usize)>) {
+    let word = |at: usize| {
+        line.get(at..at + 4)
+            .is_some_and(|w| w.iter().all(u8::is_ascii_alphanumeric))
+    };
+    let apart = |at: Option<usize>| {
+        at.and_then(|i| line.get(i))
+            .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'-')
+    };
+    for dash in memchr_iter(b'-', line) {
+        let Some(start) = dash.checked_sub(4) else {
+            continue;
+        };
+        let end = start + 14;
+        if word(start)
+            && word(dash + 1)
+            && line.get(dash + 5) == Some(&b'-')
+            && word(dash + 6)
+            && apart(start.checked_sub(1))
+            && apart(Some(end))
+        {
+            spans.push((start, end));
+        }
+    }
+}
+
+/// Each key is found through a rare letter of it, in either case (`k` of cookie and mfa_token,
+/// `z` of authorization, `w` of password, `v` of invite, recovery_codes and qr_svg, `c` of
+/// secret), so the common line costs four scans.
 fn keyed_values(line: &[u8], json: bool, spans: &mut Vec<(usize, usize)>) {
     let anchors = memchr3_iter(b'k', b'z', b'w', line)
         .chain(memchr3_iter(b'K', b'Z', b'W', line))
-        .chain(memchr2_iter(b'v', b'V', line));
+        .chain(memchr2_iter(b'v', b'V', line))
+        .chain(memchr2_iter(b'c', b'C', line));
     for anchor in anchors {
         if let Some(span) = keyword_at(line, anchor)
             .and_then(|(start, end, password)| keyed_value(line, start, end, json, password))
@@ -138,14 +170,23 @@ fn keyword_at(line: &[u8], anchor: usize) -> Option<(usize, usize, bool)> {
         found.then_some((start, start + word.len()))
     };
     match line[anchor] | 0x20 {
-        b'k' => key(3, b"cookie").map(|(s, e)| (s, e, false)),
+        b'k' => key(3, b"cookie")
+            .map(|(s, e)| (s, e, false))
+            .or_else(|| key(6, b"mfa_token").map(|(s, e)| (s, e, true))),
         b'z' => key(7, b"authorization").map(|(s, e)| (s, e, false)),
         b'w' => key(4, b"password")
             .or_else(|| key(4, b"passwd"))
             .map(|(s, e)| (s, e, true)),
         // An invite token is a bearer credential: `?invite=…` in a request line, `invite=` in
         // a form body, `"invite":"…"` in JSON.
-        b'v' => key(2, b"invite").map(|(s, e)| (s, e, true)),
+        b'v' => key(2, b"invite")
+            // Second factors (docs/contract.md §10): the codes shown at enrolment, and the QR
+            // code, which draws the TOTP secret.
+            .or_else(|| key(4, b"recovery_codes"))
+            .or_else(|| key(4, b"qr_svg"))
+            .map(|(s, e)| (s, e, true)),
+        // The TOTP secret, alone or inside an `otpauth://…?secret=…` URI.
+        b'c' => key(2, b"secret").map(|(s, e)| (s, e, true)),
         _ => None,
     }
 }
@@ -433,6 +474,39 @@ mod tests {
             "INFO gatehouse: invite 3f2c revoked",
         ] {
             assert_eq!(text(line), line, "not a keyed invite value");
+        }
+    }
+
+    #[test]
+    fn second_factor_secrets_are_masked() {
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        let code = "7hq2-m9xa-k3pd";
+        let pending = "q9YhV0kRk2c1tIhQn0bCzZp7m3yQJ4rX1hD8fW6sA2E";
+        for (line, hidden) in [
+            (format!("{{\"secret\":\"{secret}\",\"otpauth_uri\":\"otpauth://totp/a:b?secret={secret}&issuer=a\"}}"), secret),
+            (format!("uri otpauth://totp/gate:alice?secret={secret}&issuer=gate done"), secret),
+            (format!("{{\"recovery_codes\":[\"{code}\",\"2222-3333-4444\"]}}"), code),
+            (format!("{{\"method\":\"recovery\",\"code\":\"{code}\"}}"), code),
+            (format!("body: method=recovery&code={}", code.to_uppercase()), "7HQ2"),
+            (format!("{{\"method\":\"totp\",\"code\":\"123456\",\"mfa_token\":\"{pending}\"}}"), pending),
+            (format!("{{\"qr_svg\":\"<svg role=\\\"img\\\"><path d=\\\"M4 4h1\\\"/></svg>\"}}"), "M4 4h1"),
+        ] {
+            let out = text(&line);
+            assert!(!out.contains(hidden), "{line} -> {out}");
+            assert!(out.contains(MASK), "{line} -> {out}");
+        }
+        assert_eq!(
+            json(&format!(
+                "{{\"fields\":{{\"secret\":\"{secret}\"}},\"x\":1}}"
+            )),
+            format!("{{\"fields\":{{\"secret\":\"{MASK}\"}},\"x\":1}}")
+        );
+        for line in [
+            "session_id=\"3172b17d-b72c-40b8-98e0-9b542eefdace\" at 2026-11-30T17:49:43Z",
+            "GATEHOUSE_JWT_SECRET=*** secrets are masked; the secret_key_base was fine",
+            "a-b-c abcd-efgh ab-cdef-ghij-klmn-opqr",
+        ] {
+            assert_eq!(text(line), line, "no second-factor secret here");
         }
     }
 

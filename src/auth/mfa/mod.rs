@@ -83,11 +83,7 @@ impl Presented {
 /// Takes an attempt from the login limits (docs/contract.md §1 `GATEHOUSE_LOGIN_RATE`) of the
 /// client address and the user, as a password check does: a wrong code counts as a failed
 /// sign-in against both, a right one costs nothing.
-fn reserve(
-    app: &App,
-    ip: Option<IpAddr>,
-    canonical_username: &str,
-) -> Result<Attempt, Error> {
+fn reserve(app: &App, ip: Option<IpAddr>, canonical_username: &str) -> Result<Attempt, Error> {
     let ip_key = format!(
         "ip:{}",
         ip.map_or_else(|| "unknown".into(), |ip| ip.to_string())
@@ -149,7 +145,10 @@ mod tests {
                 Ok(_) => panic!("{method} {code:?} accepted"),
             }
         }
-        assert_eq!(Presented::parse("totp", "123456", now).unwrap().method(), "totp");
+        assert_eq!(
+            Presented::parse("totp", "123456", now).unwrap().method(),
+            "totp"
+        );
         assert_eq!(
             Presented::parse("recovery", "abcd-efgh-jk23", now)
                 .unwrap()

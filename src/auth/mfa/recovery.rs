@@ -115,7 +115,10 @@ mod tests {
             let b = code.as_bytes();
             assert_eq!(b.len(), 14, "{code}");
             assert_eq!((b[4], b[9]), (b'-', b'-'), "{code}");
-            assert!(code.bytes().filter(|b| *b != b'-').all(|b| ALPHABET.contains(&b)));
+            assert!(code
+                .bytes()
+                .filter(|b| *b != b'-')
+                .all(|b| ALPHABET.contains(&b)));
         }
         let mut unique = set.codes.clone();
         unique.sort();

@@ -172,7 +172,10 @@ pub async fn finish(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             let outcome = if ended { "ended" } else { "invalid_code" };
             app.metrics.second_factor("sign_in", method, outcome);
             let detail = if ended {
-                format!("wrong {method} code; the sign-in ended after {} failures", mfa::MAX_FAILURES)
+                format!(
+                    "wrong {method} code; the sign-in ended after {} failures",
+                    mfa::MAX_FAILURES
+                )
             } else {
                 format!("wrong {method} code")
             };

@@ -195,7 +195,16 @@ mod tests {
     #[test]
     fn only_six_digits_are_well_formed() {
         assert!(well_formed("012345"));
-        for bad in ["", "12345", "1234567", "12 345", "123 456", "12345a", "１２３４５６", " 123456"] {
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12 345",
+            "123 456",
+            "12345a",
+            "１２３４５６",
+            " 123456",
+        ] {
             assert!(!well_formed(bad), "{bad:?}");
         }
     }
@@ -230,7 +239,11 @@ mod tests {
     #[test]
     fn the_qr_code_is_an_inline_svg() {
         let svg = qr_svg("otpauth://totp/a:b?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").unwrap();
-        assert!(svg.starts_with("<svg role=\"img\" aria-label="), "{}", &svg[..60]);
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-label="),
+            "{}",
+            &svg[..60]
+        );
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("<path"), "modules are drawn as one path");
         assert!(!svg.contains("<?xml"));

@@ -19,8 +19,8 @@ use uuid::Uuid;
 use super::{Db, StoreError};
 use crate::metrics::Metrics;
 pub use last_seen::LastSeenFlusher;
-pub use queries::{Cause, NewSession, Refreshed, SessionInfo};
 pub(crate) use queries::insert;
+pub use queries::{Cause, NewSession, Refreshed, SessionInfo};
 pub use rotation::{decide_refresh, RefreshDecision};
 
 /// A session known to be active when it was loaded. Checked against `now` on every use.
