@@ -489,7 +489,10 @@ mod tests {
             (format!("{{\"method\":\"recovery\",\"code\":\"{code}\"}}"), code),
             (format!("body: method=recovery&code={}", code.to_uppercase()), "7HQ2"),
             (format!("{{\"method\":\"totp\",\"code\":\"123456\",\"mfa_token\":\"{pending}\"}}"), pending),
-            (format!("{{\"qr_svg\":\"<svg role=\\\"img\\\"><path d=\\\"M4 4h1\\\"/></svg>\"}}"), "M4 4h1"),
+            (
+                "{\"qr_svg\":\"<svg role=\\\"img\\\"><path d=\\\"M4 4h1\\\"/></svg>\"}".to_string(),
+                "M4 4h1",
+            ),
         ] {
             let out = text(&line);
             assert!(!out.contains(hidden), "{line} -> {out}");

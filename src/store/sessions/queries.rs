@@ -93,6 +93,7 @@ pub enum Cause {
     PasswordChange,
     Disable,
     Admin,
+    MfaReset,
 }
 
 impl Cause {
@@ -105,6 +106,7 @@ impl Cause {
             Cause::PasswordChange => "password_change",
             Cause::Disable => "disable",
             Cause::Admin => "admin",
+            Cause::MfaReset => "mfa_reset",
         }
     }
 }
