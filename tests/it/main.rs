@@ -19,6 +19,8 @@ mod harness;
 mod instances;
 mod invites;
 mod logs;
+mod mfa;
+mod mfa_races;
 mod openapi_contract;
 mod policy_cli;
 mod process;
