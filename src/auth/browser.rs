@@ -361,6 +361,21 @@ mod tests {
     }
 
     #[test]
+    fn a_password_that_needs_a_second_factor_goes_to_the_second_step_with_its_cookie() {
+        let app = app(&[]);
+        let pending = "__Host-mfa_pending=p; HttpOnly; Path=/; SameSite=Lax; Max-Age=300; Secure";
+        let answer = Reply::json(200, &serde_json::json!({ "mfa_required": true }))
+            .cookies([pending.to_string()]);
+        let reply = post(&app, Route::Login, "rd=%2Fdocs", Ok(answer)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fdocs&step=mfa")
+        );
+        assert_eq!(header(&reply, "set-cookie"), Some(pending));
+    }
+
+    #[test]
     fn a_sign_in_without_rd_goes_to_the_root() {
         let app = app(&[]);
         let reply = post(&app, Route::Login, "username=alice", Ok(signed_in())).unwrap();
