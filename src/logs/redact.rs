@@ -11,6 +11,10 @@ use super::MASK;
 
 static JWT: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"eyJ"));
 static URL: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"://"));
+/// `secret` has no rare letter to anchor on (hex ids are full of `c`), so it is searched for
+/// whole: `ecret`, which `secret` and `Secret` contain (the gateway writes it so: the TOTP
+/// secret's JSON key and `otpauth://…?secret=`; the `*_SECRET` settings are masked already).
+static SECRET: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new(b"ecret"));
 
 /// `line` with every secret replaced by [`MASK`]: JWT-shaped strings, the password in a URL's
 /// userinfo, and the values of `cookie`, `set-cookie`, `authorization`,
@@ -115,25 +119,25 @@ fn url_passwords(line: &[u8], spans: &mut Vec<(usize, usize)>) {
 /// (docs/contract.md §10), masked wherever it appears since it has no key of its own in a
 /// request body (`"code"`). UUIDs and dates do not have this shape.
 fn recovery_codes(line: &[u8], spans: &mut Vec<(usize, usize)>) {
-    let word = |at: usize| {
-        line.get(at..at + 4)
-            .is_some_and(|w| w.iter().all(u8::is_ascii_alphanumeric))
-    };
-    let apart = |at: Option<usize>| {
-        at.and_then(|i| line.get(i))
+    let alnum = |range: std::ops::Range<usize>| line[range].iter().all(u8::is_ascii_alphanumeric);
+    // What may stand beside a code: not a letter, digit or dash (which a UUID's groups have).
+    let apart = |i: usize| {
+        line.get(i)
             .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'-')
     };
     for dash in memchr_iter(b'-', line) {
-        let Some(start) = dash.checked_sub(4) else {
+        // The cheapest tests first: most dashes are not 5 apart, and a UUID's are but have
+        // their neighbours on each side.
+        if dash < 4 || line.get(dash + 5) != Some(&b'-') {
             continue;
-        };
-        let end = start + 14;
-        if word(start)
-            && word(dash + 1)
-            && line.get(dash + 5) == Some(&b'-')
-            && word(dash + 6)
-            && apart(start.checked_sub(1))
-            && apart(Some(end))
+        }
+        let (start, end) = (dash - 4, dash + 10);
+        if end <= line.len()
+            && (start == 0 || apart(start - 1))
+            && apart(end)
+            && alnum(start..dash)
+            && alnum(dash + 1..dash + 5)
+            && alnum(dash + 6..end)
         {
             spans.push((start, end));
         }
@@ -141,13 +145,15 @@ fn recovery_codes(line: &[u8], spans: &mut Vec<(usize, usize)>) {
 }
 
 /// Each key is found through a rare letter of it, in either case (`k` of cookie and mfa_token,
-/// `z` of authorization, `w` of password, `v` of invite, recovery_codes and qr_svg, `c` of
-/// secret), so the common line costs four scans.
+/// `z` of authorization, `w` of password, `v` of invite, recovery_codes and qr_svg), or for
+/// `secret` through its own text, so the common line costs five scans.
 fn keyed_values(line: &[u8], json: bool, spans: &mut Vec<(usize, usize)>) {
+    let secrets = SECRET.find_iter(line);
     let anchors = memchr3_iter(b'k', b'z', b'w', line)
         .chain(memchr3_iter(b'K', b'Z', b'W', line))
         .chain(memchr2_iter(b'v', b'V', line))
-        .chain(memchr2_iter(b'c', b'C', line));
+        // The `c` of `secret`, where keyword_at looks for it.
+        .chain(secrets.map(|i| i + 1));
     for anchor in anchors {
         if let Some(span) = keyword_at(line, anchor)
             .and_then(|(start, end, password)| keyed_value(line, start, end, json, password))
