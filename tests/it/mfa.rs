@@ -592,6 +592,18 @@ async fn step_up_makes_a_one_factor_session_reach_two_factor_routes() {
         "one factor is enough here"
     );
 
+    // Forward auth decides the same way.
+    let forward = || {
+        send(
+            gw.req("GET", "/auth/verify")
+                .header("x-forwarded-host", "app.example")
+                .header("x-forwarded-uri", "/admin/keys")
+                .header("x-forwarded-method", "GET")
+                .with(&other),
+        )
+    };
+    assert_eq!(forward().await.status, 403);
+
     let verify = |method: &'static str, code: String| {
         send(
             gw.req("POST", "/auth/mfa/verify")
@@ -612,6 +624,9 @@ async fn step_up_makes_a_one_factor_session_reach_two_factor_routes() {
         gw.get("/auth/me", &other).await.json()["session"]["mfa"],
         true
     );
+    let r = forward().await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-auth-user"), Some("alice"));
     // The step is spent for sign-ins too.
     let jar = pending(&gw, "alice").await;
     assert_eq!(
