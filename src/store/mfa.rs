@@ -504,8 +504,18 @@ pub async fn finish_sign_in(
     })
 }
 
-/// Step-up: checks and spends `proof` and makes session `sid` two-factor, in one transaction
-/// (a session revoked meanwhile spends nothing). `None`: the proof did not hold.
+/// How a step-up ended.
+#[derive(Debug)]
+pub enum SteppedUp {
+    /// The session is two-factor.
+    Done(Spent),
+    /// The proof did not hold.
+    WrongCode,
+    /// The session was revoked (or expired) meanwhile; nothing was spent.
+    SessionGone,
+}
+
+/// Step-up: checks and spends `proof` and makes session `sid` two-factor, in one transaction.
 pub async fn step_up(
     db: &Db,
     sessions: &Sessions,
@@ -513,19 +523,19 @@ pub async fn step_up(
     sid: Uuid,
     proof: Proof<'_>,
     now: OffsetDateTime,
-) -> Result<Option<Spent>, StoreError> {
+) -> Result<SteppedUp, StoreError> {
     let mut client = db.conn("mfa_step_up").await?;
     let tx = client.transaction().await?;
     let Some(spent) = spend(&*tx, user_id, proof, now).await? else {
         tx.commit().await?;
-        return Ok(None);
+        return Ok(SteppedUp::WrongCode);
     };
     if !sessions.upgrade_in(&tx, sid, user_id, now).await? {
-        return Ok(None);
+        return Ok(SteppedUp::SessionGone);
     }
     tx.commit().await?;
     sessions.forget(&[sid]).await;
-    Ok(Some(spent))
+    Ok(SteppedUp::Done(spent))
 }
 
 /// Who has which factors, for `gatehouse user list`: user id → factors.

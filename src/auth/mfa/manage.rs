@@ -12,7 +12,7 @@ use crate::auth::Request;
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::store::audit::{self, Event};
-use crate::store::mfa::{self, Confirmed};
+use crate::store::mfa::{self, Confirmed, SteppedUp};
 use crate::App;
 
 #[derive(Deserialize)]
@@ -168,7 +168,7 @@ pub async fn verify(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             return Err(e);
         }
     };
-    let spent = mfa::step_up(
+    let stepped = mfa::step_up(
         &app.db,
         &app.sessions,
         id.user_id,
@@ -181,12 +181,16 @@ pub async fn verify(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         .user(id.user_id)
         .session(id.session_id)
         .ip(req.meta.client_ip);
-    let Some(spent) = spent else {
-        attempt.failed();
-        app.metrics.second_factor("step_up", method, "invalid_code");
-        let detail = format!("step-up: wrong {method} code");
-        audit::record(&app.db, event.detail(&detail)).await;
-        return Err(Error::InvalidCode);
+    let spent = match stepped {
+        SteppedUp::Done(spent) => spent,
+        SteppedUp::SessionGone => return Err(Error::Unauthorized),
+        SteppedUp::WrongCode => {
+            attempt.failed();
+            app.metrics.second_factor("step_up", method, "invalid_code");
+            let detail = format!("step-up: wrong {method} code");
+            audit::record(&app.db, event.detail(&detail)).await;
+            return Err(Error::InvalidCode);
+        }
     };
     app.metrics.second_factor("step_up", method, "ok");
     if let Some(left) = spent.recovery_codes_left {
