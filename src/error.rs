@@ -36,6 +36,21 @@ pub enum Error {
     /// A `two_factor` route, and the session's sign-in used one factor.
     #[error("second factor required")]
     MfaRequired,
+    /// A second-factor code that does not hold (wrong, replayed, or of a factor not set up).
+    #[error("invalid code")]
+    InvalidCode,
+    /// No pending sign-in to finish: none was started, or it expired or failed five times.
+    #[error("sign-in expired")]
+    SignInExpired,
+    /// The account has no second factor for what was asked.
+    #[error("no second factor")]
+    MfaNotEnrolled,
+    /// An authenticator app is set up already; it must be removed before another is.
+    #[error("totp already enabled")]
+    TotpEnabled,
+    /// Confirming an authenticator app that was not started (or was replaced meanwhile).
+    #[error("no totp enrolment pending")]
+    TotpNotPending,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("payload too large")]
@@ -145,6 +160,28 @@ impl Error {
                 "mfa_required",
                 "This page needs a sign-in with a second factor.",
             ),
+            Error::InvalidCode => d(401, "invalid_code", "The code is not valid."),
+            Error::SignInExpired => d(
+                401,
+                "sign_in_expired",
+                "No sign-in is waiting for a second factor (it expired or had too many wrong \
+                 codes); sign in with your password again.",
+            ),
+            Error::MfaNotEnrolled => d(
+                409,
+                "mfa_not_enrolled",
+                "This account has no second factor set up.",
+            ),
+            Error::TotpEnabled => d(
+                409,
+                "totp_enabled",
+                "An authenticator app is already set up; remove it before adding another.",
+            ),
+            Error::TotpNotPending => d(
+                409,
+                "totp_not_pending",
+                "No authenticator app is being set up; start again with POST /auth/mfa/totp.",
+            ),
             Error::MethodNotAllowed { .. } => d(
                 405,
                 "method_not_allowed",
@@ -209,6 +246,8 @@ mod tests {
             Error::InvalidCredentials,
             Error::InvalidToken,
             Error::TokenReused,
+            Error::InvalidCode,
+            Error::SignInExpired,
         ] {
             let d = e.describe();
             assert_eq!(d.status, 401);

@@ -28,6 +28,7 @@ struct Inner {
     upstream_connections: [IntCounter; 2],
     header_timeouts: IntCounter,
     policy_decisions: IntCounterVec,
+    second_factor: IntCounterVec,
 }
 
 /// The route classes of `Route::class`.
@@ -147,6 +148,14 @@ impl Metrics {
             "Access decisions, by route (docs/contract.md §9) and decision",
             &["route", "decision"],
         );
+        let second_factor = counter_vec(
+            &registry,
+            "gatehouse_second_factor_total",
+            "Second-factor checks (docs/contract.md §10), by step (sign_in, step_up, enrol), \
+             method (totp, recovery) and outcome (ok, invalid_code, ended, expired, \
+             rate_limited)",
+            &["step", "method", "outcome"],
+        );
         let requests_by_class =
             ROUTE_CLASSES.map(|_| (100..600).map(|_| OnceLock::new()).collect());
         Metrics(Arc::new(Inner {
@@ -165,6 +174,7 @@ impl Metrics {
             upstream_connections,
             header_timeouts,
             policy_decisions,
+            second_factor,
         }))
     }
 
@@ -213,6 +223,14 @@ impl Metrics {
 
     pub fn login(&self, outcome: &str) {
         self.0.logins.with_label_values(&[outcome]).inc();
+    }
+
+    /// One second-factor check; every label comes from a fixed list of the caller's.
+    pub fn second_factor(&self, step: &'static str, method: &'static str, outcome: &'static str) {
+        self.0
+            .second_factor
+            .with_label_values(&[step, method, outcome])
+            .inc();
     }
 
     pub fn revoked(&self, cause: &str, n: u64) {

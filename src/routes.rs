@@ -20,8 +20,19 @@ pub enum Route {
     Verify,
     Forward,
     Account,
-    /// The page a `two_factor` route sends a one-factor session to (docs/contract.md §9).
+    /// `GET /auth/mfa`: the user's second factors as JSON, or for a browser the page a
+    /// `two_factor` route sends a one-factor session to (docs/contract.md §9, §10).
     MfaPage,
+    /// The second step of a sign-in (docs/contract.md §10).
+    LoginMfa,
+    /// `POST /auth/mfa/totp`: start setting up an authenticator app.
+    MfaTotp,
+    /// `DELETE /auth/mfa/totp`: remove it.
+    MfaTotpRemove,
+    MfaTotpConfirm,
+    MfaRecoveryCodes,
+    /// Step-up: the current session becomes two-factor.
+    MfaVerify,
     OpenApi,
     /// Under `/auth` but no such route.
     AuthNotFound,
@@ -49,6 +60,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("POST", "/auth/register"),
     ("GET", "/auth/login"),
     ("POST", "/auth/login"),
+    ("POST", "/auth/login/mfa"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
@@ -61,6 +73,11 @@ pub const TABLE: &[(&str, &str)] = &[
     ("GET", "/auth/forward"),
     ("GET", "/auth/account"),
     ("GET", "/auth/mfa"),
+    ("POST", "/auth/mfa/totp"),
+    ("DELETE", "/auth/mfa/totp"),
+    ("POST", "/auth/mfa/totp/confirm"),
+    ("POST", "/auth/mfa/recovery-codes"),
+    ("POST", "/auth/mfa/verify"),
     ("GET", "/auth/openapi.json"),
 ];
 
@@ -84,6 +101,7 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/register" => pick(post, Route::Register, "GET, HEAD, POST"),
         "/login" if get => Route::LoginPage,
         "/login" => pick(post, Route::Login, "GET, HEAD, POST"),
+        "/login/mfa" => pick(post, Route::LoginMfa, "POST"),
         "/refresh" => pick(post, Route::Refresh, "POST"),
         "/logout" => pick(post, Route::Logout, "POST"),
         "/me" => pick(get, Route::Me, "GET, HEAD"),
@@ -94,6 +112,11 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/forward" => pick(get, Route::Forward, "GET, HEAD"),
         "/account" => pick(get, Route::Account, "GET, HEAD"),
         "/mfa" => pick(get, Route::MfaPage, "GET, HEAD"),
+        "/mfa/totp" if method == "DELETE" => Route::MfaTotpRemove,
+        "/mfa/totp" => pick(post, Route::MfaTotp, "DELETE, POST"),
+        "/mfa/totp/confirm" => pick(post, Route::MfaTotpConfirm, "POST"),
+        "/mfa/recovery-codes" => pick(post, Route::MfaRecoveryCodes, "POST"),
+        "/mfa/verify" => pick(post, Route::MfaVerify, "POST"),
         "/openapi.json" => pick(get, Route::OpenApi, "GET, HEAD"),
         _ => match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
             // POST is the HTML form twin of DELETE.
@@ -274,6 +297,14 @@ mod tests {
             classify("DELETE", "/auth/sessions/not-a-uuid"),
             Route::AuthNotFound
         );
+        assert_eq!(classify("POST", "/auth/login/mfa"), Route::LoginMfa);
+        assert_eq!(classify("POST", "/auth/mfa/totp"), Route::MfaTotp);
+        assert_eq!(classify("DELETE", "/auth/mfa/totp"), Route::MfaTotpRemove);
+        assert_eq!(
+            classify("GET", "/auth/mfa/totp"),
+            Route::WrongMethod("DELETE, POST")
+        );
+        assert_eq!(classify("POST", "/auth/mfa/verify"), Route::MfaVerify);
         assert_eq!(classify("GET", "/auth/nothing"), Route::AuthNotFound);
         assert_eq!(classify("GET", "/auth"), Route::AuthNotFound);
     }

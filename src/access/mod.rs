@@ -119,8 +119,8 @@ pub async fn admit(
     let signed_in = session.as_ref().map(|(identity, _)| SignedIn {
         name: identity.username(),
         groups: identity.groups_joined(),
-        // Sessions made with a second factor arrive with docs/contract.md §10.
-        two_factor: false,
+        // docs/contract.md §10: the session's sign-in (or a later step-up) used a second factor.
+        two_factor: identity.mfa,
     });
     let outcome = matched.judge(signed_in.as_ref()).outcome;
     let verdict = match (outcome, session) {

@@ -176,6 +176,12 @@ pub fn after_form(
         )
     };
     match (route, outcome) {
+        // The password was right and a second factor is due: the sign-in page's second step
+        // (`step=mfa`), carrying the pending cookie.
+        (Route::Login, Ok(reply)) if super::mfa::sign_in::is_pending(app, &reply) => {
+            let next = format!("{}&step=mfa", login_location(rd));
+            Ok(reply.into_redirect(303, &next))
+        }
         (Route::Login, Ok(reply)) => Ok(reply.into_redirect(303, rd)),
         (Route::Login, Err(e)) if e.describe().status < 500 => {
             let d = e.describe();
@@ -358,6 +364,21 @@ mod tests {
         assert_eq!(header(&reply, "location"), Some("/docs?page=2"));
         assert_eq!(header(&reply, "set-cookie"), Some(COOKIE));
         assert!(matches!(reply.body, Body::Empty));
+    }
+
+    #[test]
+    fn a_password_that_needs_a_second_factor_goes_to_the_second_step_with_its_cookie() {
+        let app = app(&[]);
+        let pending = "__Host-mfa_pending=p; HttpOnly; Path=/; SameSite=Lax; Max-Age=300; Secure";
+        let answer = Reply::json(200, &serde_json::json!({ "mfa_required": true }))
+            .cookies([pending.to_string()]);
+        let reply = post(&app, Route::Login, "rd=%2Fdocs", Ok(answer)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(
+            header(&reply, "location"),
+            Some("/auth/login?rd=%2Fdocs&step=mfa")
+        );
+        assert_eq!(header(&reply, "set-cookie"), Some(pending));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The gateway's two cookies (docs/contract.md §4): their names for the configured security mode, how a
-//! `Cookie` header is read (a name sent twice authenticates nothing), and `Set-Cookie` values.
+//! The gateway's cookies (docs/contract.md §4): the access and refresh cookies and the
+//! `mfa_pending` cookie of a sign-in waiting for its second factor (§10), their names for the
+//! configured security mode, how a `Cookie` header is read (a name sent twice authenticates
+//! nothing), and `Set-Cookie` values.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use crate::config::Config;
 pub struct CookieNames {
     pub access: String,
     pub refresh: String,
+    pub mfa_pending: String,
     secure: bool,
     domain: Option<String>,
 }
@@ -20,6 +23,7 @@ impl CookieNames {
         Self {
             access: "__Host-access_token".into(),
             refresh: "__Host-refresh_token".into(),
+            mfa_pending: "__Host-mfa_pending".into(),
             secure: true,
             domain: None,
         }
@@ -54,6 +58,7 @@ impl CookieNames {
         Self {
             access: format!("{prefix}access_token"),
             refresh: format!("{prefix}refresh_token"),
+            mfa_pending: format!("{prefix}mfa_pending"),
             secure: config.cookie_secure,
             domain: config.cookie_domain.clone(),
         }
@@ -89,8 +94,9 @@ impl CookieNames {
         vec![self.clear(&self.access), self.clear(&self.refresh)]
     }
 
+    /// Every cookie of the gateway's, which never goes upstream.
     pub fn is_ours(&self, name: &str) -> bool {
-        name == self.access || name == self.refresh
+        name == self.access || name == self.refresh || name == self.mfa_pending
     }
 }
 
@@ -106,6 +112,20 @@ pub fn pairs<'a>(
             let name = name.trim();
             (!name.is_empty()).then(|| (name, value.trim().trim_matches('"')))
         })
+}
+
+/// The value of the cookie `name` if it was sent exactly once.
+pub fn find_one<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Option<&'a str> {
+    let mut found = Found::Missing;
+    for (n, v) in pairs(headers) {
+        if n == name {
+            found = match found {
+                Found::Missing => Found::One(v),
+                _ => Found::Ambiguous,
+            };
+        }
+    }
+    found.one()
 }
 
 /// Looks up the gateway's two cookies in one pass over all `Cookie` headers: `(access,
@@ -165,6 +185,7 @@ mod tests {
         CookieNames {
             access: CookieNames::new(&test_config(secure, domain)).access,
             refresh: CookieNames::new(&test_config(secure, domain)).refresh,
+            mfa_pending: CookieNames::new(&test_config(secure, domain)).mfa_pending,
             secure,
             domain: domain.map(str::to_string),
         }
@@ -189,6 +210,12 @@ mod tests {
             "__Secure-refresh_token"
         );
         assert_eq!(names(false, None).access, "access_token");
+        assert_eq!(names(true, None).mfa_pending, "__Host-mfa_pending");
+        assert_eq!(
+            names(true, Some("example.com")).mfa_pending,
+            "__Secure-mfa_pending"
+        );
+        assert_eq!(names(false, None).mfa_pending, "mfa_pending");
     }
 
     #[test]
@@ -229,6 +256,16 @@ mod tests {
         );
         let h: Vec<&[u8]> = vec![b"access_token=x"];
         assert_eq!(without_ours(h.into_iter(), &n), None);
+        let h: Vec<&[u8]> = vec![b"mfa_pending=p; c=3"];
+        assert_eq!(without_ours(h.into_iter(), &n), Some("c=3".to_string()));
+    }
+
+    #[test]
+    fn a_single_cookie_is_found_once_and_a_repeated_one_not_at_all() {
+        let h: Vec<&[u8]> = vec![b"a=1; mfa_pending=p"];
+        assert_eq!(find_one(h.into_iter(), "mfa_pending"), Some("p"));
+        let h: Vec<&[u8]> = vec![b"mfa_pending=p", b"mfa_pending=q"];
+        assert_eq!(find_one(h.into_iter(), "mfa_pending"), None);
     }
 
     proptest! {

@@ -9,14 +9,15 @@ use super::input::Accepts;
 use super::pair::{self, Pair, Rotated};
 use super::refusal::{self, Refusal};
 use super::tokens::Kind;
-use super::{account, browser, csrf, input, invite_token, Request};
+use super::{account, browser, csrf, input, invite_token, mfa, Request};
 use crate::clock::rfc3339;
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::routes::Route;
 use crate::store::audit::{self, Event};
 use crate::store::invites;
-use crate::store::sessions::Cause;
+use crate::store::mfa as mfa_store;
+use crate::store::sessions::{Cause, NewSession};
 use crate::store::signup::{self, Admission, NewUser, SignedUp};
 use crate::store::users::{self, CredentialChange};
 use crate::App;
@@ -73,7 +74,16 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::LoginPage => browser::login_page(app, req).await,
         Route::RegisterPage => browser::register_page(app, req).await,
         Route::Account => account::account(app, req).await,
-        Route::MfaPage => browser::mfa_page(app, req).await,
+        Route::MfaPage if crate::request::is_browser(&req.meta.headers) => {
+            browser::mfa_page(app, req).await
+        }
+        Route::MfaPage => mfa::status(app, req).await,
+        Route::LoginMfa => mfa::sign_in::finish(app, req).await,
+        Route::MfaTotp => mfa::start_totp(app, req).await,
+        Route::MfaTotpConfirm => mfa::confirm_totp(app, req).await,
+        Route::MfaTotpRemove => mfa::remove_totp(app, req).await,
+        Route::MfaRecoveryCodes => mfa::renew_codes(app, req).await,
+        Route::MfaVerify => mfa::verify(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::AuthNotFound => Err(Error::NotFound),
         Route::WrongMethod(allow) => Err(Error::MethodNotAllowed { allow }),
@@ -88,12 +98,12 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Transport {
+pub(crate) enum Transport {
     Cookie,
     Bearer,
 }
 
-fn transport(value: Option<&str>) -> Result<Transport, Error> {
+pub(crate) fn transport(value: Option<&str>) -> Result<Transport, Error> {
     match value {
         None | Some("cookie") => Ok(Transport::Cookie),
         Some("bearer") => Ok(Transport::Bearer),
@@ -104,7 +114,7 @@ fn transport(value: Option<&str>) -> Result<Transport, Error> {
 }
 
 /// The login/refresh answer: body plus cookies, or for bearer transport the tokens in the body.
-fn issue(app: &App, pair: &Pair, transport: Transport) -> Reply {
+pub(crate) fn issue(app: &App, pair: &Pair, transport: Transport) -> Reply {
     match transport {
         Transport::Bearer => Reply::json(200, &pair.body(true)),
         Transport::Cookie => Reply::json(200, &pair.body(false)).cookies(pair.cookies(app)),
@@ -248,6 +258,12 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             return Err(Error::InvalidCredentials);
         }
     };
+    // docs/contract.md §10: a user with a second factor gets a pending sign-in, not a session.
+    let factors = mfa_store::factors(&app.db, user.id).await?;
+    if factors.any() {
+        let bearer = transport == Transport::Bearer;
+        return mfa::sign_in::begin(app, req, &user, &factors, bearer).await;
+    }
     let Some(pair) = open_session(app, req, &user).await? else {
         // The password changed (or the user was disabled) while this sign-in checked the old
         // one: the credentials it verified are no longer the user's.
@@ -260,26 +276,25 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     Ok(issue(app, &pair, transport))
 }
 
-/// A new session for `user`, whose credentials were just verified (a sign-in, or a sign-up that
-/// set them), and its first token pair; `None` when they changed since they were read.
+/// A new one-factor session for `user`, whose password was just verified (a sign-in without a
+/// second factor, or a sign-up that set it), and its first token pair; `None` when the
+/// credentials changed since they were read.
 async fn open_session(
     app: &App,
     req: &Request<'_>,
     user: &users::Credentials,
 ) -> Result<Option<Pair>, Error> {
     let user_agent = req.meta.header("user-agent").map(|ua| truncate(ua, 512));
-    let Some(session) = app
-        .sessions
-        .create(
-            user.id,
-            user.credential_version,
-            req.meta.client_ip,
-            user_agent,
-            req.now,
-            app.config.session_ttl,
-        )
-        .await?
-    else {
+    let new = NewSession {
+        user_id: user.id,
+        credential_version: user.credential_version,
+        ip: req.meta.client_ip,
+        user_agent,
+        now: req.now,
+        ttl: app.config.session_ttl,
+        mfa: false,
+    };
+    let Some(session) = app.sessions.create(&new).await? else {
         return Ok(None);
     };
     audit::record(
@@ -301,7 +316,7 @@ async fn open_session(
     )?))
 }
 
-fn truncate(s: &str, max_chars: usize) -> &str {
+pub(crate) fn truncate(s: &str, max_chars: usize) -> &str {
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => &s[..i],
         None => s,
@@ -397,6 +412,7 @@ async fn me(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
                 "expires_at": rfc3339(session.expires_at),
                 "ip": session.ip,
                 "user_agent": session.user_agent,
+                "mfa": session.mfa,
             },
         }),
     ))
@@ -415,6 +431,7 @@ async fn sessions(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
                 "expires_at": rfc3339(s.expires_at),
                 "ip": s.ip,
                 "user_agent": s.user_agent,
+                "mfa": s.mfa,
                 "current": s.id == id.session_id,
             })
         })

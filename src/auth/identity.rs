@@ -24,6 +24,9 @@ pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static(GROUPS);
 pub struct Identity {
     pub user_id: Uuid,
     pub session_id: Uuid,
+    /// Whether the session was made (or stepped up) with a second factor (docs/contract.md
+    /// §10): what a `two_factor` policy asks.
+    pub mfa: bool,
     /// The identity headers' values (user id, username, session id, groups), ready to forward.
     /// Built per request rather than shared with the cached session: a shared buffer's
     /// reference count was one cache line every worker thread wrote on every request of that
@@ -131,6 +134,7 @@ mod tests {
         let id = |groups| Identity {
             user_id: Uuid::nil(),
             session_id: Uuid::nil(),
+            mfa: false,
             header_values: header_values(Uuid::nil(), "a", Uuid::nil(), groups),
         };
         assert_eq!(id("a,b").groups().collect::<Vec<_>>(), ["a", "b"]);

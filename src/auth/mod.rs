@@ -1,7 +1,7 @@
 //! Authentication: which credentials a request carries, and whether they name an active
 //! session. Cheap checks first (signature, claims), then the session cache, then the database.
-//! Also everything else about who a request is: identity headers, cookies, redirects, and the
-//! `/auth` handlers (forward auth, which decides by route, lives in `access/`). No Pingora types here.
+//! Also everything else about who a request is: identity headers, cookies, redirects, second
+//! factors (`mfa/`), and the `/auth` handlers (forward auth, which decides by route, lives in `access/`). No Pingora types here.
 
 pub mod account;
 pub mod bearer;
@@ -13,6 +13,7 @@ pub mod identity;
 pub mod input;
 pub mod invite_token;
 pub mod limits;
+pub mod mfa;
 pub mod pair;
 pub mod password;
 pub mod redirect;
@@ -111,6 +112,7 @@ pub async fn authenticate(
     Ok(Identity {
         user_id: active.user_id,
         session_id: claims.sid,
+        mfa: active.mfa,
         header_values: identity::header_values(
             active.user_id,
             &active.username,
@@ -139,7 +141,7 @@ pub async fn authenticate_or_refresh(
             )
             .await?
             {
-                Some((p, active)) => Ok((p.identity(&active.groups), Some(p))),
+                Some((p, active)) => Ok((p.identity(&active.groups, active.mfa), Some(p))),
                 None => Err(Error::Unauthorized),
             }
         }

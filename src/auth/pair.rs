@@ -80,6 +80,7 @@ impl Pair {
                 "id": self.session.id,
                 "created_at": rfc3339(self.session.created_at),
                 "expires_at": rfc3339(self.session.expires_at),
+                "mfa": self.session.mfa,
             },
             "access_expires_at": at(self.access_exp),
             "refresh_expires_at": at(self.refresh_exp),
@@ -102,11 +103,13 @@ impl Pair {
         ]
     }
 
-    /// The identity of this pair's session; `groups` as the session cache holds them.
-    pub fn identity(&self, groups: &str) -> Identity {
+    /// The identity of this pair's session; `groups` and `mfa` as the session cache holds
+    /// them.
+    pub fn identity(&self, groups: &str, mfa: bool) -> Identity {
         Identity {
             user_id: self.user_id,
             session_id: self.session.id,
+            mfa,
             header_values: identity::header_values(
                 self.user_id,
                 &self.username,
@@ -311,6 +314,7 @@ pub(crate) mod tests {
             expires_at: at(expires_at),
             ip: None,
             user_agent: None,
+            mfa: false,
         }
     }
 
@@ -372,6 +376,7 @@ pub(crate) mod tests {
                     "id": p.session.id,
                     "created_at": "2023-11-14T21:13:20Z",
                     "expires_at": "2023-11-14T22:14:20Z",
+                    "mfa": false,
                 },
                 "access_expires_at": "2023-11-14T22:14:20Z",
                 "refresh_expires_at": "2023-11-14T22:14:20Z",
@@ -435,8 +440,9 @@ pub(crate) mod tests {
     fn the_identity_of_a_pair_is_its_user_and_session() {
         let app = app(&[]);
         let p = pair(&app, NOW + 60);
-        let id = p.identity("ops");
+        let id = p.identity("ops", true);
         assert_eq!((id.user_id, id.session_id), (p.user_id, p.session.id));
+        assert!(id.mfa);
         assert_eq!(id.header_values[1], "alice");
         assert_eq!(id.header_values[3], "ops");
     }

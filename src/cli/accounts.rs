@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::audit::{self, Event};
 use crate::store::sessions::{Cause, Sessions};
-use crate::store::{groups, users, Db, StoreError};
+use crate::store::{groups, mfa, users, Db, StoreError};
 
 pub(super) struct Ctx<'a> {
     config: &'a Config,
@@ -205,23 +205,53 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
                     groups::of_everyone(&ctx.db).await.map_err(ctx.db_err())?.into_iter().collect();
                 let none = Vec::new();
                 let groups_of = |id: &Uuid| memberships.get(id).unwrap_or(&none);
+                let factors: HashMap<Uuid, mfa::Factors> = mfa::everyone(&ctx.db).await.map_err(ctx.db_err())?.into_iter().collect();
+                let factors_of = |id: &Uuid| factors.get(id).cloned().unwrap_or_default();
                 if json {
                     let items: Vec<_> = list
                         .iter()
-                        .map(|u| json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled, "groups": groups_of(&u.id)}))
+                        .map(|u| {
+                            let f = factors_of(&u.id);
+                            json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled, "groups": groups_of(&u.id),
+                                   "mfa": {"totp": f.totp, "webauthn": 0, "recovery_codes_left": f.recovery_codes_left}})
+                        })
                         .collect();
                     print_json(&serde_json::Value::Array(items));
                 } else {
                     let rows: Vec<Vec<String>> = list
                         .iter()
-                        .map(|u| vec![u.username.clone(), u.id.to_string(), rfc3339(u.created_at), if u.disabled { "disabled" } else { "active" }.into(), groups_of(&u.id).join(",")])
+                        .map(|u| vec![u.username.clone(), u.id.to_string(), rfc3339(u.created_at), if u.disabled { "disabled" } else { "active" }.into(), groups_of(&u.id).join(","), mfa_cell(&factors_of(&u.id))])
                         .collect();
-                    table(&["USERNAME", "ID", "CREATED", "STATE", "GROUPS"], &rows);
+                    table(&["USERNAME", "ID", "CREATED", "STATE", "GROUPS", "MFA"], &rows);
+                }
+                Ok(())
+            }
+            UserCommand::MfaReset { name } => {
+                let (id, revoked) = ctx.change_credentials(&name, users::CredentialChange::MfaReset, Cause::MfaReset, audit::Kind::MfaRemoved).await?;
+                if json {
+                    print_json(&json!({"id": id, "username": name, "revoked_sessions": revoked}));
+                } else {
+                    println!("removed every second factor of {name}; revoked {revoked} session(s)");
                 }
                 Ok(())
             }
         }
     })
+}
+
+/// The MFA column of `user list`: the factors, and how many recovery codes are left.
+fn mfa_cell(f: &mfa::Factors) -> String {
+    if !f.any() {
+        return "-".into();
+    }
+    let mut parts: Vec<String> = f
+        .methods()
+        .iter()
+        .filter(|m| **m != "recovery")
+        .map(|m| m.to_string())
+        .collect();
+    parts.push(format!("recovery codes: {}", f.recovery_codes_left));
+    parts.join(", ")
 }
 
 pub fn sessions(config: &Config, cmd: SessionsCommand, json: bool) -> Result<(), Failure> {

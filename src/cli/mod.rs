@@ -103,8 +103,11 @@ pub enum UserCommand {
     Disable { name: String },
     /// Enable a disabled user again.
     Enable { name: String },
-    /// List users.
+    /// List users, with their groups and second factors.
     List,
+    /// Remove every second factor of a user (authenticator app, recovery codes) and revoke all
+    /// their sessions; sign-ins waiting for a second factor end too.
+    MfaReset { name: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -186,6 +186,7 @@ mod tests {
             expires_at: now + time::Duration::days(30),
             ip: Some("203.0.113.7".into()),
             user_agent: Some(ua.into()),
+            mfa: false,
         }
     }
 

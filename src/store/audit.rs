@@ -23,6 +23,10 @@ pub enum Kind {
     InviteCreated,
     InviteUsed,
     InviteRevoked,
+    MfaEnrolled,
+    MfaRemoved,
+    MfaFailed,
+    RecoveryCodeUsed,
 }
 
 impl Kind {
@@ -42,6 +46,10 @@ impl Kind {
             Kind::InviteCreated => "invite_created",
             Kind::InviteUsed => "invite_used",
             Kind::InviteRevoked => "invite_revoked",
+            Kind::MfaEnrolled => "mfa_enrolled",
+            Kind::MfaRemoved => "mfa_removed",
+            Kind::MfaFailed => "mfa_failed",
+            Kind::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Storage: the PostgreSQL pool, database creation and migrations. Queries live beside it in
-//! `users.rs`, `groups.rs`, `invites.rs`, `signup.rs` and `sessions/`; nothing outside
-//! `store/` writes SQL.
+//! `users.rs`, `groups.rs`, `invites.rs`, `signup.rs`, `mfa.rs` and `sessions/`; nothing
+//! outside `store/` writes SQL.
 
 pub mod audit;
 pub mod groups;
 pub mod invalidation;
 pub mod invites;
+pub mod mfa;
 pub mod sessions;
 pub mod signup;
 pub mod users;

@@ -142,6 +142,8 @@ pub enum CredentialChange<'a> {
     /// A new bcrypt hash.
     Password(&'a str),
     Disable,
+    /// `gatehouse user mfa-reset`: every second factor removed (docs/contract.md §10).
+    MfaReset,
 }
 
 impl CredentialChange<'_> {
@@ -156,6 +158,12 @@ impl CredentialChange<'_> {
             CredentialChange::Disable => (
                 "UPDATE users SET disabled_at = coalesce(disabled_at, now()),
                  credential_version = credential_version + 1
+                 WHERE id = $1 AND $2::text IS NULL",
+                None,
+            ),
+            // The factors themselves go in the same transaction (`store/mfa.rs` `clear`).
+            CredentialChange::MfaReset => (
+                "UPDATE users SET credential_version = credential_version + 1
                  WHERE id = $1 AND $2::text IS NULL",
                 None,
             ),

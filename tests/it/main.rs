@@ -21,6 +21,8 @@ mod instances;
 mod invites;
 mod log_lines;
 mod logs;
+mod mfa;
+mod mfa_races;
 mod openapi_contract;
 mod policy_cli;
 mod process;

@@ -19,7 +19,8 @@ use uuid::Uuid;
 use super::{Db, StoreError};
 use crate::metrics::Metrics;
 pub use last_seen::LastSeenFlusher;
-pub use queries::{Cause, Refreshed, SessionInfo};
+pub(crate) use queries::insert;
+pub use queries::{Cause, NewSession, Refreshed, SessionInfo};
 pub use rotation::{decide_refresh, RefreshDecision};
 
 /// A session known to be active when it was loaded. Checked against `now` on every use.
@@ -30,6 +31,9 @@ pub struct Active {
     /// The user's group names, sorted and joined with `,` as `X-Auth-Groups` carries them
     /// (names hold no commas). A change of membership makes every instance forget the entry.
     pub groups: Arc<str>,
+    /// Whether the session was made (or stepped up) with a second factor. An upgrade is
+    /// announced like a revocation, so every instance re-reads the session with it set.
+    pub mfa: bool,
     pub expires_at: i64,
     /// Unix seconds of the last `last_seen_at` write we asked for; also drives the idle timeout.
     last_seen: AtomicI64,
@@ -187,7 +191,8 @@ impl Sessions {
                 "SELECT s.user_id, u.username, s.expires_at, s.last_seen_at,
                         coalesce((SELECT string_agg(g.name, ',' ORDER BY g.name COLLATE \"C\")
                                   FROM user_groups ug JOIN groups g ON g.id = ug.group_id
-                                  WHERE ug.user_id = s.user_id), '')
+                                  WHERE ug.user_id = s.user_id), ''),
+                        s.mfa
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.id = $1 AND s.revoked_at IS NULL AND u.disabled_at IS NULL",
                 &[&sid],
@@ -200,6 +205,7 @@ impl Sessions {
                 expires_at: r.try_get::<_, OffsetDateTime>(2)?.unix_timestamp(),
                 last_seen: AtomicI64::new(r.try_get::<_, OffsetDateTime>(3)?.unix_timestamp()),
                 groups: Arc::from(r.try_get::<_, String>(4)?),
+                mfa: r.try_get(5)?,
                 loaded: Instant::now(),
             })),
             None => Cached::Gone,

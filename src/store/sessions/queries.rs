@@ -1,5 +1,6 @@
 //! The queries on `sessions`: creating a session against the user's credential version,
-//! listing, revoking (with the `NOTIFY` in the same transaction) and the atomic refresh.
+//! listing, revoking (with the `NOTIFY` in the same transaction), the atomic refresh, and the
+//! upgrade of a session to two-factor (announced like a revocation).
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use uuid::Uuid;
 use super::rotation::{decide_refresh, RefreshDecision};
 use super::Sessions;
 use crate::store::users::CredentialChange;
-use crate::store::{invalidation, StoreError};
+use crate::store::{invalidation, mfa, StoreError};
 
 /// A session as the listing routes show it.
 #[derive(Debug, Clone)]
@@ -22,6 +23,64 @@ pub struct SessionInfo {
     pub expires_at: OffsetDateTime,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Whether its sign-in (or a later step-up) used a second factor (docs/contract.md §10).
+    pub mfa: bool,
+}
+
+/// A session about to be created, for a user whose credentials were checked at
+/// `credential_version`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSession<'a> {
+    pub user_id: Uuid,
+    pub credential_version: i64,
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<&'a str>,
+    pub now: OffsetDateTime,
+    pub ttl: Duration,
+    pub mfa: bool,
+}
+
+/// Inserts `new` on `client` (a connection, or the transaction that finishes a second step):
+/// `None` when the user's credentials changed since they were checked, or the user was
+/// disabled. See [`Sessions::create`] for why the user's row is share-locked.
+pub(crate) async fn insert(
+    client: &impl tokio_postgres::GenericClient,
+    new: &NewSession<'_>,
+) -> Result<Option<SessionInfo>, StoreError> {
+    let id = Uuid::new_v4();
+    let expires_at = new.now + new.ttl;
+    let ip_text = new.ip.map(|i| i.to_string());
+    let inserted = client
+        .execute(
+            "WITH u AS (
+                SELECT id FROM users
+                WHERE id = $2 AND credential_version = $7 AND disabled_at IS NULL
+                FOR SHARE
+             )
+             INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, mfa)
+             SELECT $1, u.id, $3, $3, $4, $5::text::inet, $6, $8 FROM u",
+            &[
+                &id,
+                &new.user_id,
+                &new.now,
+                &expires_at,
+                &ip_text,
+                &new.user_agent,
+                &new.credential_version,
+                &new.mfa,
+            ],
+        )
+        .await?;
+    Ok((inserted == 1).then(|| SessionInfo {
+        id,
+        user_id: new.user_id,
+        created_at: new.now,
+        last_seen_at: new.now,
+        expires_at,
+        ip: ip_text,
+        user_agent: new.user_agent.map(str::to_string),
+        mfa: new.mfa,
+    }))
 }
 
 /// Why sessions were revoked; recorded in the row and in metrics.
@@ -34,6 +93,7 @@ pub enum Cause {
     PasswordChange,
     Disable,
     Admin,
+    MfaReset,
 }
 
 impl Cause {
@@ -46,6 +106,7 @@ impl Cause {
             Cause::PasswordChange => "password_change",
             Cause::Disable => "disable",
             Cause::Admin => "admin",
+            Cause::MfaReset => "mfa_reset",
         }
     }
 }
@@ -71,44 +132,13 @@ impl Sessions {
     /// from its `UPDATE` to its commit, so either the change waits for this insert to commit
     /// and then revokes the new session with the rest, or this insert waits for the change,
     /// sees the new version and inserts nothing.
-    pub async fn create(
-        &self,
-        user_id: Uuid,
-        credential_version: i64,
-        ip: Option<IpAddr>,
-        user_agent: Option<&str>,
-        now: OffsetDateTime,
-        ttl: Duration,
-    ) -> Result<Option<SessionInfo>, StoreError> {
-        let id = Uuid::new_v4();
-        let expires_at = now + ttl;
-        let ip_text = ip.map(|i| i.to_string());
+    pub async fn create(&self, new: &NewSession<'_>) -> Result<Option<SessionInfo>, StoreError> {
         let client = self.db.conn("session_create").await?;
-        let inserted = client
-            .execute(
-                "WITH u AS (
-                    SELECT id FROM users
-                    WHERE id = $2 AND credential_version = $7 AND disabled_at IS NULL
-                    FOR SHARE
-                 )
-                 INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent)
-                 SELECT $1, u.id, $3, $3, $4, $5::text::inet, $6 FROM u",
-                &[&id, &user_id, &now, &expires_at, &ip_text, &user_agent, &credential_version],
-            )
-            .await?;
-        Ok((inserted == 1).then(|| SessionInfo {
-            id,
-            user_id,
-            created_at: now,
-            last_seen_at: now,
-            expires_at,
-            ip: ip_text,
-            user_agent: user_agent.map(str::to_string),
-        }))
+        insert(&**client, new).await
     }
 
     const INFO_COLUMNS: &'static str = "id, user_id, created_at, last_seen_at, expires_at, \
-         host(ip), user_agent";
+         host(ip), user_agent, mfa";
 
     fn info(r: &tokio_postgres::Row) -> Result<SessionInfo, StoreError> {
         Ok(SessionInfo {
@@ -119,6 +149,7 @@ impl Sessions {
             expires_at: r.try_get(4)?,
             ip: r.try_get(5)?,
             user_agent: r.try_get(6)?,
+            mfa: r.try_get(7)?,
         })
     }
 
@@ -169,7 +200,7 @@ impl Sessions {
         let rows = client
             .query(
                 "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, host(s.ip),
-                        s.user_agent, u.username
+                        s.user_agent, s.mfa, u.username
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE ($1::uuid IS NULL OR s.user_id = $1) AND s.revoked_at IS NULL
                    AND s.expires_at > $2 AND s.last_seen_at > $3
@@ -178,7 +209,7 @@ impl Sessions {
             )
             .await?;
         rows.iter()
-            .map(|r| Ok::<_, StoreError>((r.try_get(7)?, Self::info(r)?)))
+            .map(|r| Ok::<_, StoreError>((r.try_get(8)?, Self::info(r)?)))
             .collect()
     }
 
@@ -230,7 +261,10 @@ impl Sessions {
 
     /// Applies `change` to the user's row and revokes every session of the user but `keep`,
     /// in one transaction. `Ok(None)`: no such user, nothing changed. The change bumps the
-    /// user's `credential_version`, which defeats sign-ins still in flight (see `create`).
+    /// user's `credential_version`, which defeats sign-ins still in flight (see `create`), and
+    /// ends the user's pending second steps (for `user mfa-reset`, after removing every factor).
+    /// The pending rows go before the user's row is locked, the order in which a second step
+    /// takes them (`store/mfa.rs` `finish_sign_in`), so the two cannot deadlock.
     pub async fn change_credentials(
         &self,
         user_id: Uuid,
@@ -242,6 +276,7 @@ impl Sessions {
         let (statement, hash) = change.statement();
         let mut client = self.db.conn("user_credentials_change").await?;
         let tx = client.transaction().await?;
+        mfa::clear(&tx, user_id, matches!(change, CredentialChange::MfaReset)).await?;
         if tx.execute(statement, &[&user_id, &hash]).await? == 0 {
             return Ok(None);
         }
@@ -253,6 +288,31 @@ impl Sessions {
         )
         .await
         .map(Some)
+    }
+
+    /// Marks the active session `sid` of `user_id` two-factor inside `tx`, with the `NOTIFY`
+    /// that makes every instance re-read it (the revocation channel: a session that is not
+    /// revoked is simply loaded again). Returns whether the session was active. Once `tx`
+    /// commits, [`Sessions::forget`] makes this instance re-read it at once.
+    pub(crate) async fn upgrade_in(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        sid: Uuid,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let upgraded = tx
+            .execute(
+                "UPDATE sessions SET mfa = true
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+                   AND expires_at > $3 AND last_seen_at > $4",
+                &[&sid, &user_id, &now, &(now - self.idle)],
+            )
+            .await?;
+        if upgraded == 1 {
+            invalidation::notify(tx, &[sid]).await?;
+        }
+        Ok(upgraded == 1)
     }
 
     /// Runs a revoking `UPDATE … RETURNING id, was_active` and announces the ids in the same
@@ -307,7 +367,7 @@ impl Sessions {
         let mut client = self.db.conn("session_refresh").await?;
         let tx = client.transaction().await?;
         let sql = "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.expires_at, host(s.ip),
-                    s.user_agent, s.refresh_gen, s.refresh_rotated_at,
+                    s.user_agent, s.mfa, s.refresh_gen, s.refresh_rotated_at,
                     s.revoked_at IS NULL AND u.disabled_at IS NULL, u.username
              FROM sessions s JOIN users u ON u.id = s.user_id
              WHERE s.id = $1 FOR UPDATE OF s";
@@ -315,10 +375,10 @@ impl Sessions {
             return Ok(Refreshed::Invalid);
         };
         let mut session = Self::info(&row)?;
-        let current_gen: i64 = row.try_get(7)?;
-        let rotated_at: Option<OffsetDateTime> = row.try_get(8)?;
-        let not_revoked: bool = row.try_get(9)?;
-        let username: String = row.try_get(10)?;
+        let current_gen: i64 = row.try_get(8)?;
+        let rotated_at: Option<OffsetDateTime> = row.try_get(9)?;
+        let not_revoked: bool = row.try_get(10)?;
+        let username: String = row.try_get(11)?;
         let live = not_revoked
             && session.user_id == user_id
             && session.expires_at > now
