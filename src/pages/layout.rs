@@ -124,5 +124,5 @@ pub(super) fn note_box(message: &str, focus: bool) -> String {
 
 /// The password rules, shown next to every field that sets a password; `auth/input.rs`
 /// checks them and says the same when they are broken.
-pub(super) const PASSWORD_RULES: &str = "At least 8 characters and at most 72 (accented letters, \
-other alphabets and emoji count as 2 to 4 each).";
+pub(super) const PASSWORD_RULES: &str = "At least 8 and at most 72 characters (accented \
+letters, other alphabets and emoji count as 2 to 4 each).";

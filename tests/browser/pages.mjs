@@ -188,7 +188,7 @@ try {
     // Sign-up: the rules before submitting, then straight on to rd, signed in.
     check((await go(page, '/auth/register?rd=%2Fapp%2Fwelcome')) === 200, 'the sign-up page opens');
     check((await focused(page)) === 'username', `sign-up (${scheme}): the first field has the focus`);
-    check(await page.getByText('At least 8 characters').isVisible(), `sign-up (${scheme}): the password rules are shown before submitting`);
+    check(await page.getByText('At least 8 and at most 72 characters').isVisible(), `sign-up (${scheme}): the password rules are shown before submitting`);
     await inspect(page, 'sign-up', scheme);
     const newcomer = `${username}-${scheme}`;
     await page.getByLabel('Username').fill(newcomer);
