@@ -402,7 +402,7 @@ mod tests {
         let me = Uuid::new_v4();
         let mut two = session(me, CHROME, 1, now);
         two.mfa = true;
-        let off = page(&[two.clone()], me, now);
+        let off = page(&[two], me, now);
         assert!(
             off.contains("href=\"/auth/mfa?setup=totp&amp;rd=%2Fauth%2Faccount%3Frd%3D%252Fdocs\""),
             "{off}"

@@ -156,6 +156,16 @@ fn passkey_slot(_step: CodeStep) -> String {
     String::new()
 }
 
+/// Where leaving a setup goes: back to the account page it started from, else to the account
+/// page (`rd` is then a `two_factor` page, which would only send the user here again).
+fn cancel_href(rd: &str) -> &str {
+    if rd.starts_with("/auth/account") {
+        rd
+    } else {
+        "/auth/account"
+    }
+}
+
 pub struct EnrolStart<'a> {
     pub rd: &'a str,
     pub username: &'a str,
@@ -186,10 +196,10 @@ Google Authenticator, 1Password or Microsoft Authenticator). Enter your password
 <input type=\"password\" id=\"password\" name=\"password\" autocomplete=\"current-password\" \
 required{focus}>\
 <button type=\"submit\">Continue</button></form>\
-<p class=\"muted\"><a href=\"{back}\">Cancel</a></p></div>",
+<p class=\"muted\"><a href=\"{back}\">Not now</a></p></div>",
         rd_field = rd_field(p.rd),
         user = escape(p.username),
-        back = escape(p.rd),
+        back = escape(cancel_href(p.rd)),
     );
     layout("Set up a second factor", &body)
 }
@@ -231,11 +241,11 @@ pub fn enrol_qr(p: &EnrolQr<'_>) -> String {
 pattern=\"[0-9]{{6}}\" minlength=\"6\" maxlength=\"6\" required autocapitalize=\"none\" \
 spellcheck=\"false\" aria-describedby=\"code-hint\"{focus}>\
 <button type=\"submit\">Turn on</button></form>\
-<p class=\"muted\"><a href=\"{back}\">Cancel</a></p></div>",
+<p class=\"muted\"><a href=\"{back}\">Not now</a></p></div>",
         svg = p.qr_svg,
         secret = escape(&grouped.join(" ")),
         rd_field = rd_field(p.rd),
-        back = escape(p.rd),
+        back = escape(cancel_href(p.rd)),
     );
     layout("Scan the QR code", &body)
 }
@@ -339,6 +349,17 @@ mod tests {
         assert!(html.contains("<div class=\"qr\"><svg role=\"img\"></svg></div>"));
         assert!(html.contains(">ABCD EFGH IJKL MNOP QR</code>"));
         assert!(html.contains("action=\"/auth/mfa/totp/confirm\""));
+        assert!(
+            html.contains("href=\"/auth/account\">Not now"),
+            "not back to the page that sent here"
+        );
+        let from_account = enrol_start(&EnrolStart {
+            rd: "/auth/account?rd=%2Fdocs",
+            username: "alice",
+            error: None,
+            required: false,
+        });
+        assert!(from_account.contains("href=\"/auth/account?rd=%2Fdocs\">Not now"));
     }
 
     #[test]
