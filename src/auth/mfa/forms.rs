@@ -344,3 +344,103 @@ fn carry_cookies(from: Reply, to: Reply) -> Reply {
         .map(|(_, v)| v);
     to.cookies(cookies)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::pair::tests::app;
+    use crate::reply::Body;
+
+    const SESSION: &str = "access_token=t; HttpOnly; Path=/; SameSite=Lax; Max-Age=900";
+    const CLEARED: &str = "mfa_pending=; HttpOnly; Path=/; SameSite=Lax; Max-Age=0";
+
+    fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+        reply
+            .headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn html(reply: &Reply) -> &str {
+        match &reply.body {
+            Body::Html(h) => h,
+            other => panic!("an HTML page, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_finished_second_step_goes_on_to_rd_with_the_session_cookies() {
+        let app = app(&[]);
+        let done = Reply::json(200, &serde_json::json!({})).cookies([SESSION.to_string()]);
+        let reply = second_step_done(&app, "/docs", CodeKind::Totp, Ok(done)).unwrap();
+        assert_eq!(reply.status, 303);
+        assert_eq!(header(&reply, "location"), Some("/docs"));
+        assert_eq!(header(&reply, "set-cookie"), Some(SESSION));
+    }
+
+    #[test]
+    fn a_wrong_code_shows_the_second_step_again_and_the_fifth_the_first_step() {
+        let app = app(&[]);
+        let wrong = Reply::error(&Error::InvalidCode);
+        let reply = second_step_done(&app, "/docs", CodeKind::Recovery, Ok(wrong)).unwrap();
+        assert_eq!(reply.status, 401);
+        let page = html(&reply);
+        assert!(page.contains(WRONG_RECOVERY), "{page}");
+        assert!(page.contains("action=\"/auth/login/mfa\""), "{page}");
+        assert!(
+            page.contains("name=\"method\" value=\"recovery\""),
+            "{page}"
+        );
+
+        let ended = Reply::error(&Error::InvalidCode).cookies([CLEARED.to_string()]);
+        let reply = second_step_done(&app, "/docs", CodeKind::Totp, Ok(ended)).unwrap();
+        assert_eq!(reply.status, 401);
+        assert!(html(&reply).contains("action=\"/auth/login\""));
+        assert!(html(&reply).contains("Too many wrong codes"));
+        assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
+    }
+
+    #[test]
+    fn an_expired_second_step_is_the_first_step_saying_so() {
+        let app = app(&[]);
+        let gone = Reply::error(&Error::SignInExpired).cookies([CLEARED.to_string()]);
+        let reply = second_step_done(&app, "/docs", CodeKind::Totp, Ok(gone)).unwrap();
+        assert_eq!(reply.status, 401);
+        assert!(html(&reply).contains("has ended"));
+        assert!(html(&reply).contains("name=\"rd\" value=\"/docs\""));
+        assert_eq!(header(&reply, "set-cookie"), Some(CLEARED));
+    }
+
+    #[test]
+    fn step_up_goes_on_to_rd_or_says_why_not() {
+        let app = app(&[]);
+        let reply = step_up_done(&app, "/docs", CodeKind::Totp, Ok(Reply::empty(204))).unwrap();
+        assert_eq!(
+            (reply.status, header(&reply, "location")),
+            (303, Some("/docs"))
+        );
+        let reply = step_up_done(&app, "/docs", CodeKind::Totp, Err(Error::InvalidCode)).unwrap();
+        assert_eq!(reply.status, 401);
+        assert!(html(&reply).contains(WRONG_TOTP));
+        assert!(html(&reply).contains("action=\"/auth/mfa/verify\""));
+        let limited = Err(Error::RateLimited {
+            retry_after_secs: 30,
+        });
+        let reply = step_up_done(&app, "/docs", CodeKind::Totp, limited).unwrap();
+        assert_eq!(
+            (reply.status, header(&reply, "retry-after")),
+            (429, Some("30"))
+        );
+        let reply =
+            step_up_done(&app, "/docs", CodeKind::Totp, Err(Error::MfaNotEnrolled)).unwrap();
+        assert_eq!(header(&reply, "location"), Some("/auth/mfa?rd=%2Fdocs"));
+        let outcome = step_up_done(
+            &app,
+            "/docs",
+            CodeKind::Totp,
+            Err(Error::Internal("x".into())),
+        );
+        assert!(matches!(outcome, Err(Error::Internal(_))));
+    }
+}
