@@ -144,12 +144,7 @@ fn bcrypt_concurrency() -> usize {
 /// addresses (sent over `upgrade_socket(&config)` when that process gets SIGQUIT), so a new
 /// binary replaces the old one without refusing a connection.
 pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
-    let assertions = match config.assertion_keys.as_slice() {
-        [] => None,
-        paths => Some(auth::assertion::AssertionKeys::load(paths).map_err(|m| {
-            ConfigError::new("GATEHOUSE_ASSERTION_KEYS (assertion_keys)", m)
-        })?),
-    };
+    let assertions = auth::assertion::AssertionKeys::from_config(&config)?;
     let metrics = Metrics::new();
     // Every route's upstream resolves before anything listens: a name that does not is a
     // configuration error naming its route.

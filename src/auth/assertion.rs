@@ -90,6 +90,19 @@ impl AssertionKeys {
         Ok(Self { keys, header, jwks })
     }
 
+    /// The keys `config` names, or `None` when it names none; a file that cannot be used is
+    /// a configuration error naming it (exit 2).
+    pub fn from_config(
+        config: &crate::config::Config,
+    ) -> Result<Option<Self>, crate::config::ConfigError> {
+        match config.assertion_keys.as_slice() {
+            [] => Ok(None),
+            paths => Self::load(paths).map(Some).map_err(|m| {
+                crate::config::ConfigError::new("GATEHOUSE_ASSERTION_KEYS (assertion_keys)", m)
+            }),
+        }
+    }
+
     /// The key ids, signing key first.
     pub fn kids(&self) -> impl Iterator<Item = &str> {
         self.keys.iter().map(|k| k.kid.as_str())
@@ -168,7 +181,9 @@ fn read_key(path: &Path) -> Result<Key, String> {
             ))
         }
         "ENCRYPTED PRIVATE KEY" => {
-            return Err(format!("{shown} is encrypted; the gateway reads unencrypted PKCS#8"))
+            return Err(format!(
+                "{shown} is encrypted; the gateway reads unencrypted PKCS#8"
+            ))
         }
         other => return Err(format!("{shown} holds a {other}, not a PKCS#8 private key")),
     }
@@ -193,7 +208,12 @@ fn read_key(path: &Path) -> Result<Key, String> {
         _ => return Err(not_ours()),
     };
     jwk["kid"] = kid.clone().into();
-    jwk["alg"] = if alg == Algorithm::EdDSA { "EdDSA" } else { "ES256" }.into();
+    jwk["alg"] = if alg == Algorithm::EdDSA {
+        "EdDSA"
+    } else {
+        "ES256"
+    }
+    .into();
     jwk["use"] = "sig".into();
     Ok(Key {
         path: path.to_path_buf(),
@@ -246,7 +266,8 @@ mod tests {
     }
 
     fn pem_file(name: &str, text: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("gatehouse-assertion-{}", uuid::Uuid::new_v4()));
+        let dir =
+            std::env::temp_dir().join(format!("gatehouse-assertion-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join(name);
         std::fs::write(&path, text).unwrap();
@@ -266,7 +287,10 @@ mod tests {
         // RFC 8032's public key for that secret.
         assert_eq!(key["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
         assert_eq!(key["kid"], "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
-        assert_eq!((key["kty"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("EdDSA")));
+        assert_eq!(
+            (key["kty"].as_str(), key["alg"].as_str()),
+            (Some("OKP"), Some("EdDSA"))
+        );
         assert!(key.get("d").is_none(), "never the private half");
         assert!(!format!("{keys:?}").contains("MC4C"));
     }
@@ -279,12 +303,18 @@ mod tests {
         let garbage = pem_file("bad.pem", "not a key\n");
         let e = AssertionKeys::load(std::slice::from_ref(&garbage)).unwrap_err();
         assert!(e.contains("bad.pem") && e.contains("PEM"), "{e}");
-        let cert = pem_file("c.pem", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        let cert = pem_file(
+            "c.pem",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        );
         let e = AssertionKeys::load(&[cert]).unwrap_err();
         assert!(e.contains("CERTIFICATE"), "{e}");
         let e = AssertionKeys::load(&[]).unwrap_err();
         assert!(e.contains("no key"), "{e}");
-        let twice = [pem_file("a.pem", ED25519_PEM), pem_file("b.pem", ED25519_PEM)];
+        let twice = [
+            pem_file("a.pem", ED25519_PEM),
+            pem_file("b.pem", ED25519_PEM),
+        ];
         let e = AssertionKeys::load(&twice).unwrap_err();
         assert!(e.contains("same key"), "{e}");
         assert!(!e.contains("MC4C"));
