@@ -145,6 +145,10 @@ fn bcrypt_concurrency() -> usize {
 /// binary replaces the old one without refusing a connection.
 pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
     let assertions = auth::assertion::AssertionKeys::from_config(&config)?;
+    if let Some(keys) = &assertions {
+        let kids: Vec<&str> = keys.kids().collect();
+        tracing::info!(signing = kids.first(), published = ?kids, "assertion keys");
+    }
     let metrics = Metrics::new();
     // Every route's upstream resolves before anything listens: a name that does not is a
     // configuration error naming its route.
