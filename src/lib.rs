@@ -65,6 +65,8 @@ pub struct App {
     pub metrics: Metrics,
     /// docs/contract.md §9: the routes requests are decided with, replaced whole on SIGHUP.
     pub routes: ArcSwap<access::RouteTable>,
+    /// docs/contract.md §11: the keys of `X-Auth-Assertion`, when configured.
+    pub assertions: Option<auth::assertion::AssertionKeys>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -142,6 +144,11 @@ fn bcrypt_concurrency() -> usize {
 /// addresses (sent over `upgrade_socket(&config)` when that process gets SIGQUIT), so a new
 /// binary replaces the old one without refusing a connection.
 pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>), StartError> {
+    let assertions = auth::assertion::AssertionKeys::from_config(&config)?;
+    if let Some(keys) = &assertions {
+        let kids: Vec<&str> = keys.kids().collect();
+        tracing::info!(signing = kids.first(), published = ?kids, "assertion keys");
+    }
     let metrics = Metrics::new();
     // Every route's upstream resolves before anything listens: a name that does not is a
     // configuration error naming its route.
@@ -167,6 +174,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         sessions,
         metrics,
         routes: ArcSwap::from_pointee(routes),
+        assertions,
         draining: AtomicBool::new(false),
         config,
     });

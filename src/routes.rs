@@ -34,6 +34,9 @@ pub enum Route {
     /// Step-up: the current session becomes two-factor.
     MfaVerify,
     OpenApi,
+    /// `GET /.well-known/jwks.json`: the public keys of the signed assertion
+    /// (docs/contract.md §11), on every host like `/auth`.
+    Jwks,
     /// Under `/auth` but no such route.
     AuthNotFound,
     /// A known `/auth` route with the wrong method; carries the `Allow` value.
@@ -80,15 +83,22 @@ pub const TABLE: &[(&str, &str)] = &[
     ("POST", "/auth/mfa/recovery-codes"),
     ("POST", "/auth/mfa/verify"),
     ("GET", "/auth/openapi.json"),
+    ("GET", JWKS_PATH),
 ];
 
+/// Where the assertion's keys are published.
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
 pub fn classify(method: &str, path: &str) -> Route {
+    let get = matches!(method, "GET" | "HEAD");
     let rest = match path.strip_prefix("/auth") {
         Some("") => "/",
         Some(r) if r.starts_with('/') => r,
+        // The gateway's own on every host, whatever the routes say: never forwarded.
+        _ if path == JWKS_PATH && get => return Route::Jwks,
+        _ if path == JWKS_PATH => return Route::WrongMethod("GET, HEAD"),
         _ => return Route::Proxy,
     };
-    let get = matches!(method, "GET" | "HEAD");
     let post = method == "POST";
     let pick = |ok: bool, route: Route, allow: &'static str| {
         if ok {

@@ -7,7 +7,7 @@
 use time::OffsetDateTime;
 
 use super::{admit, Ask, Verdict};
-use crate::auth::identity::{GROUPS, SESSION_ID, USER, USER_ID};
+use crate::auth::identity::{ASSERTION, GROUPS, SESSION_ID, USER, USER_ID};
 use crate::auth::{redirect, Credentials};
 use crate::error::Error;
 use crate::origin::Origin;
@@ -176,12 +176,24 @@ pub async fn check(
     let get_or_head = matches!(method, http::Method::GET | http::Method::HEAD);
     Ok(match admitted.verdict {
         Verdict::Forward(id, pair) => {
-            let reply = identified(
+            let mut reply = identified(
                 &id.user_id.to_string(),
                 id.username(),
                 &id.session_id.to_string(),
                 id.groups_joined(),
             );
+            if let Some(keys) = &app.assertions {
+                // docs/contract.md §11: the original request's host; when no trusted proxy
+                // described one (the implicit route), the host this request was sent to.
+                let aud = match host {
+                    "" => meta.header("host").unwrap_or_default(),
+                    named => named,
+                };
+                let aud = crate::policy::normalise_host(aud);
+                let iss = app.config.public_url.as_str();
+                let value = keys.assert(&id, iss, &aud, now.unix_timestamp())?;
+                reply = reply.header(ASSERTION, value.to_str().unwrap_or_default());
+            }
             match pair {
                 Some(p) => {
                     let [access, refresh] = p.cookies(app);
@@ -193,6 +205,11 @@ pub async fn check(
                 }
                 None => reply,
             }
+        }
+        // Empty, like the other identity headers, so a proxy that copies it overwrites a
+        // client's own.
+        Verdict::Bypass if app.assertions.is_some() => {
+            identified("", "", "", "").header(ASSERTION, "")
         }
         Verdict::Bypass => identified("", "", "", ""),
         // nginx understands 2xx, 401 and 403 only; anything else would be its own 500.

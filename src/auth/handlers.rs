@@ -98,6 +98,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::MfaRecoveryCodes => mfa::renew_codes(app, req).await,
         Route::MfaVerify => mfa::verify(app, req).await,
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
+        Route::Jwks => Ok(super::assertion::jwks_reply(app)),
         Route::AuthNotFound => Err(Error::NotFound),
         Route::WrongMethod(allow) => Err(Error::MethodNotAllowed { allow }),
         // The gateway answers these itself (access/): reaching here is a wiring bug.

@@ -10,14 +10,15 @@ pub const USER: &str = "x-auth-user";
 pub const SESSION_ID: &str = "x-auth-session-id";
 /// The user's groups, sorted, joined with `,` (docs/contract.md §9).
 pub const GROUPS: &str = "x-auth-groups";
-/// Reserved for the signed assertion (docs/contract.md §11): stripped from every request
-/// already, so no client can set it before the gateway does.
+/// The signed assertion (docs/contract.md §11, auth/assertion.rs): stripped from every
+/// request like the others, set only by the gateway.
 pub const ASSERTION: &str = "x-auth-assertion";
 
 pub const X_AUTH_USER_ID: HeaderName = HeaderName::from_static(USER_ID);
 pub const X_AUTH_USER: HeaderName = HeaderName::from_static(USER);
 pub const X_AUTH_SESSION_ID: HeaderName = HeaderName::from_static(SESSION_ID);
 pub const X_AUTH_GROUPS: HeaderName = HeaderName::from_static(GROUPS);
+pub const X_AUTH_ASSERTION: HeaderName = HeaderName::from_static(ASSERTION);
 
 /// Who a request is, once authenticated.
 #[derive(Debug, Clone)]
@@ -32,6 +33,10 @@ pub struct Identity {
     /// reference count was one cache line every worker thread wrote on every request of that
     /// session.
     pub header_values: [http::HeaderValue; 4],
+    /// The cached session this identity was read from, where its signed assertions are
+    /// remembered (docs/contract.md §11); the `Arc` the cache handed out, kept rather than
+    /// dropped.
+    pub session: Option<std::sync::Arc<crate::store::sessions::Active>>,
 }
 
 impl Identity {
@@ -42,6 +47,11 @@ impl Identity {
     /// The user's group names, sorted.
     pub fn groups(&self) -> impl Iterator<Item = &str> {
         self.groups_joined().split(',').filter(|g| !g.is_empty())
+    }
+
+    /// Where assertions for this session are remembered, when it came from the cache.
+    pub fn minted(&self) -> Option<&crate::store::sessions::Minted> {
+        self.session.as_ref().map(|s| &s.minted)
     }
 
     /// The group names joined with `,`, as `X-Auth-Groups` sends them.
@@ -136,6 +146,7 @@ mod tests {
             session_id: Uuid::nil(),
             mfa: false,
             header_values: header_values(Uuid::nil(), "a", Uuid::nil(), groups),
+            session: None,
         };
         assert_eq!(id("a,b").groups().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(id("").groups().count(), 0);

@@ -4,6 +4,7 @@
 //! factors (`mfa/`), and the `/auth` handlers (forward auth, which decides by route, lives in `access/`). No Pingora types here.
 
 pub mod account;
+pub mod assertion;
 pub mod bearer;
 pub mod browser;
 pub mod cookies;
@@ -119,6 +120,7 @@ pub async fn authenticate(
             claims.sid,
             &active.groups,
         ),
+        session: Some(active),
     })
 }
 
@@ -141,7 +143,11 @@ pub async fn authenticate_or_refresh(
             )
             .await?
             {
-                Some((p, active)) => Ok((p.identity(&active.groups, active.mfa), Some(p))),
+                Some((p, active)) => {
+                    let mut identity = p.identity(&active.groups, active.mfa);
+                    identity.session = Some(active);
+                    Ok((identity, Some(p)))
+                }
                 None => Err(Error::Unauthorized),
             }
         }

@@ -116,6 +116,7 @@ impl Pair {
                 self.session.id,
                 groups,
             ),
+            session: None,
         }
     }
 }
@@ -296,6 +297,7 @@ pub(crate) mod tests {
                 crate::access::RouteTable::build(&config, &metrics, 0).unwrap(),
             ),
             metrics,
+            assertions: None,
             draining: AtomicBool::new(false),
             config,
         }

@@ -365,6 +365,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         } => serve(config, demo_upstream, upgrade),
         Command::Migrate => migrate::migrate(&config, cli.json),
         Command::Config(ConfigCommand::Check) => {
+            crate::auth::assertion::AssertionKeys::from_config(&config)?;
             let sources = sources(cli.config.as_deref());
             if cli.json {
                 print_json(&config_check::json(&config, &sources));
@@ -410,6 +411,9 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
     tracing::info!(config = %effective.join(" "), "effective configuration");
     crate::access::reload::warn_unused(&config);
     crate::access::RouteTable::resolve(&config)?;
+    // Unusable assertion keys stop start-up before the database is touched; the server reads
+    // them again when it is built.
+    crate::auth::assertion::AssertionKeys::from_config(&config)?;
     prepare_database(&config)?;
     if demo_upstream {
         let addr = config::resolve_upstream(&config.upstream)?;

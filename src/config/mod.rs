@@ -143,6 +143,9 @@ pub struct Config {
     pub unused_with_routes: Vec<&'static str>,
     /// The configuration file read, if any: SIGHUP reads it again.
     pub file: Option<std::path::PathBuf>,
+    /// docs/contract.md §11: the files of the assertion keys, signing key first; read and
+    /// checked when the server is built (auth/assertion.rs).
+    pub assertion_keys: Vec<std::path::PathBuf>,
     pub bcrypt_cost: u32,
     pub cache_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,

@@ -168,6 +168,19 @@ pub const SETTINGS: &[Setting] = &[
         show: |c| c.default_policy.to_string(),
     },
     Setting {
+        env: "GATEHOUSE_ASSERTION_KEYS",
+        key: "assertion_keys",
+        default: Some(""),
+        help: "comma-separated PEM files (PKCS#8, Ed25519 or P-256) signing X-Auth-Assertion; the first signs, all are published",
+        show: |c| {
+            c.assertion_keys
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+    },
+    Setting {
         env: "GATEHOUSE_BCRYPT_COST",
         key: "bcrypt_cost",
         default: Some("12"),

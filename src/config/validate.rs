@@ -134,6 +134,7 @@ impl RawConfig {
                 Vec::new()
             },
             file: None,
+            assertion_keys: v("assertion_keys").list(|s| Ok(std::path::PathBuf::from(s)))?,
             bcrypt_cost: bcrypt_cost as u32,
             cache_ttl: v("cache_ttl").duration()?,
             trusted_proxies: v("trusted_proxies").list(|s| {

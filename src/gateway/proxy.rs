@@ -26,7 +26,8 @@
 //! request_body_filter   a proxied body keeps 1 KiB/s after 5 s, else 408 (request.rs)
 //! upstream_peer         the route's upstream, with its own pool and timeouts
 //! upstream_request_filter  strip client identity headers, the gateway's cookies and tokens;
-//!                       set X-Auth-*, X-Forwarded-*, X-Request-Id (upstream.rs)
+//!                       set X-Auth-* (with the signed X-Auth-Assertion when keys are
+//!                       configured, auth/assertion.rs), X-Forwarded-*, X-Request-Id (upstream.rs)
 //! response_filter       X-Request-Id, cookies of an in-line refresh (upstream.rs)
 //! fail_to_proxy         refused/reset 502, timeout 504, client errors 4xx or nothing
 //! logging               metrics and one access line, no secrets
@@ -86,6 +87,8 @@ pub struct Ctx {
     started: Instant,
     request_id: http::HeaderValue,
     identity: Option<Identity>,
+    /// `X-Auth-Assertion` for the upstream, when keys are configured and someone signed in.
+    assertion: Option<http::HeaderValue>,
     peer: Option<std::net::IpAddr>,
     peer_trusted: bool,
     /// New cookies from an in-line refresh, for the response.
@@ -117,6 +120,7 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             request_id: http::HeaderValue::from_static(""),
             identity: None,
+            assertion: None,
             peer: None,
             peer_trusted: false,
             set_cookies: None,
@@ -219,6 +223,7 @@ impl ProxyHttp for Gateway {
         let app = &self.app;
         let forwarding = super::upstream::Forwarding {
             identity: ctx.identity.as_ref().map(|i| &i.header_values),
+            assertion: ctx.assertion.as_ref(),
             peer: ctx.peer,
             peer_trusted: ctx.peer_trusted,
             request_id: &ctx.request_id,
@@ -395,8 +400,9 @@ impl Gateway {
             forwarded_host: &forwarded_host,
         };
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
+        let now = crate::clock::now();
         let admitted = {
-            let admit = std::pin::pin!(access::admit(app, &ask, &creds, crate::clock::now()));
+            let admit = std::pin::pin!(access::admit(app, &ask, &creds, now));
             within(AUTH_DEADLINE, admit).await
         };
         let admitted = match admitted.unwrap_or_else(|| Err(stalled())) {
@@ -410,6 +416,18 @@ impl Gateway {
         ctx.target = admitted.target;
         let refused = match admitted.verdict {
             Verdict::Forward(identity, pair) => {
+                if let Some(keys) = &app.assertions {
+                    // docs/contract.md §11: `aud` is the host the route was chosen by.
+                    let aud = crate::policy::normalise_host(host);
+                    let iss = app.config.public_url.as_str();
+                    match keys.assert(&identity, iss, &aud, now.unix_timestamp()) {
+                        Ok(value) => ctx.assertion = Some(value),
+                        Err(e) => {
+                            let reply = pages::answer(&e, request::is_browser(&req.headers), None);
+                            return Box::pin(self.reply(session, ctx, reply)).await;
+                        }
+                    }
+                }
                 ctx.identity = Some(identity);
                 // Refreshed in line: the upstream's response carries the new cookies.
                 ctx.set_cookies = pair.map(|p| p.cookies(app));

@@ -20,7 +20,10 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
         resp.insert_header("content-type", ct)?;
     }
     resp.insert_header("content-length", body.len().to_string())?;
-    resp.insert_header("cache-control", "no-store")?;
+    // A reply that may be cached says so itself (the JWKS); nothing else may be.
+    if !reply.headers.iter().any(|(n, _)| *n == "cache-control") {
+        resp.insert_header("cache-control", "no-store")?;
+    }
     resp.insert_header("x-request-id", request_id)?;
     if content_type.is_some_and(|c| c.starts_with("text/html")) {
         // Pages are self-contained: no scripts, no framing, no outside resources. Inline SVG

@@ -23,7 +23,8 @@ use pingora::http::{RequestHeader, ResponseHeader};
 use crate::auth::bearer;
 use crate::auth::cookies::{self, CookieNames};
 use crate::auth::identity::{
-    is_identity_header, X_AUTH_GROUPS, X_AUTH_SESSION_ID, X_AUTH_USER, X_AUTH_USER_ID,
+    is_identity_header, X_AUTH_ASSERTION, X_AUTH_GROUPS, X_AUTH_SESSION_ID, X_AUTH_USER,
+    X_AUTH_USER_ID,
 };
 use crate::request::{X_FORWARDED_FOR, X_FORWARDED_HOST};
 
@@ -35,6 +36,8 @@ pub struct Forwarding<'a> {
     /// The identity headers' values (user id, username, session id, groups); `None` on a
     /// public path.
     pub identity: Option<&'a [HeaderValue; 4]>,
+    /// The signed `X-Auth-Assertion` (docs/contract.md §11), when keys are configured.
+    pub assertion: Option<&'a HeaderValue>,
     /// The address the connection came from.
     pub peer: Option<IpAddr>,
     /// Whether `peer` is a trusted proxy, whose `X-Forwarded-Proto` and `-Host` are believed.
@@ -81,6 +84,9 @@ pub fn rewrite(
         headers.insert(X_AUTH_SESSION_ID, session_id.clone());
         // Sent when empty too: the upstream can tell "no groups" from "not told".
         headers.insert(X_AUTH_GROUPS, groups.clone());
+        if let Some(assertion) = f.assertion {
+            headers.insert(X_AUTH_ASSERTION, assertion.clone());
+        }
     }
     if let Some(peer) = f.peer {
         // Appended as nginx does; upstreams should read it from the right.
@@ -227,6 +233,7 @@ mod tests {
     fn anonymous(request_id: &HeaderValue) -> Forwarding<'_> {
         Forwarding {
             identity: None,
+            assertion: None,
             peer: None,
             peer_trusted: false,
             request_id,
@@ -290,8 +297,10 @@ mod tests {
     fn forged_identity_goes_and_the_gateways_is_set() {
         let rid = HeaderValue::from_static("r-1");
         let id = identity();
+        let signed = HeaderValue::from_static("h.c.s");
         let f = Forwarding {
             identity: Some(&id),
+            assertion: Some(&signed),
             peer: None,
             peer_trusted: false,
             request_id: &rid,
@@ -302,10 +311,16 @@ mod tests {
                 ("x_auth_user_id", "forged"),
                 ("X_Auth.Groups", "root"),
                 ("x-auth-groups", "root"),
+                ("X_Auth_Assertion", "forged"),
+                ("x-auth-assertion", "forged"),
+                ("x.auth-assertion", "forged"),
                 ("x-other", "1"),
             ],
             &f,
         );
+        assert_eq!(all(&h, "x-auth-assertion"), ["h.c.s"]);
+        assert!(h.get("x_auth_assertion").is_none());
+        assert!(h.get("x.auth-assertion").is_none());
         assert_eq!(all(&h, "x-auth-user"), ["alice"]);
         assert_eq!(all(&h, "x-auth-user-id"), ["u-1"]);
         assert_eq!(all(&h, "x-auth-session-id"), ["s-1"]);
@@ -320,7 +335,10 @@ mod tests {
     fn a_public_request_carries_no_identity_at_all() {
         let rid = HeaderValue::from_static("r-1");
         let f = anonymous(&rid);
-        let h = rewritten(&[("X.Auth.User", "mallory")], &f);
+        let h = rewritten(
+            &[("X.Auth.User", "mallory"), ("x-auth-assertion", "forged")],
+            &f,
+        );
         assert!(h.keys().all(|n| !is_identity_header(n.as_str())));
     }
 

@@ -8,6 +8,7 @@
     clippy::disallowed_methods
 )]
 
+mod assertion;
 mod bad_input;
 mod browser;
 mod cli;

@@ -4,6 +4,7 @@
 //! through here so the cache forgets it at once.
 
 mod last_seen;
+mod minted;
 mod queries;
 mod rotation;
 
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use super::{Db, StoreError};
 use crate::metrics::Metrics;
 pub use last_seen::LastSeenFlusher;
+pub use minted::Minted;
 pub(crate) use queries::insert;
 pub use queries::{Cause, NewSession, Refreshed, SessionInfo};
 pub use rotation::{decide_refresh, RefreshDecision};
@@ -39,6 +41,8 @@ pub struct Active {
     last_seen: AtomicI64,
     /// When this copy was read from the database.
     loaded: Instant,
+    /// Signed assertions minted for this copy of the session (auth/assertion.rs).
+    pub minted: Minted,
 }
 
 #[derive(Clone)]
@@ -207,6 +211,7 @@ impl Sessions {
                 groups: Arc::from(r.try_get::<_, String>(4)?),
                 mfa: r.try_get(5)?,
                 loaded: Instant::now(),
+                minted: Minted::default(),
             })),
             None => Cached::Gone,
         })
