@@ -23,6 +23,7 @@ mod log_lines;
 mod logs;
 mod mfa;
 mod mfa_races;
+mod passkeys;
 mod openapi_contract;
 mod policy_cli;
 mod process;
