@@ -94,7 +94,11 @@ pub const SETTINGS: &[Setting] = &[
         key: "webauthn_rp_id",
         default: Some(""),
         help: "passkeys' relying party id (default: the public URL's host)",
-        show: |c| c.webauthn_rp_id.clone().unwrap_or_else(|| "(passkeys off)".into()),
+        show: |c| {
+            c.webauthn_rp_id
+                .clone()
+                .unwrap_or_else(|| "(passkeys off)".into())
+        },
     },
     Setting {
         env: "GATEHOUSE_JWT_SECRET",

@@ -242,7 +242,14 @@ fn the_relying_party_id_is_the_public_hosts_domain_or_one_above_it() {
     // An IP address cannot be a relying party id: passkeys are off, nothing fails.
     let c = validate(&[("GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:8000")]).unwrap();
     assert_eq!(c.webauthn_rp_id, None);
-    for bad in ["other.com", "xample.com", "127.0.0.1", "auth.example.com.", "-x.com", "a b"] {
+    for bad in [
+        "other.com",
+        "xample.com",
+        "127.0.0.1",
+        "auth.example.com.",
+        "-x.com",
+        "a b",
+    ] {
         let e = validate(&[
             ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
             ("GATEHOUSE_WEBAUTHN_RP_ID", bad),

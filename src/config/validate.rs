@@ -419,7 +419,9 @@ fn parse_rp_id(s: &str, public_url: &Origin) -> Result<String, String> {
     let labels_ok = id.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     });

@@ -14,7 +14,10 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
         Body::Empty => (None, Bytes::new()),
         Body::Json(b) => (Some("application/json"), Bytes::from(b)),
         Body::Html(s) => (Some("text/html; charset=utf-8"), Bytes::from(s)),
-        Body::Script(s) => (Some("text/javascript; charset=utf-8"), Bytes::from_static(s.as_bytes())),
+        Body::Script(s) => (
+            Some("text/javascript; charset=utf-8"),
+            Bytes::from_static(s.as_bytes()),
+        ),
     };
     let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 4))?;
     if let Some(ct) = content_type {

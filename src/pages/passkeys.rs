@@ -66,9 +66,10 @@ pub fn account_section(passkeys: &[Listed]) -> String {
     } else {
         s.push_str("<ul>");
         for p in passkeys {
-            let used = p
-                .last_used_at
-                .map_or_else(|| "never used".to_string(), |t| format!("last used {}", rfc3339(t)));
+            let used = p.last_used_at.map_or_else(
+                || "never used".to_string(),
+                |t| format!("last used {}", rfc3339(t)),
+            );
             let _ = write!(
                 s,
                 "<li>{} <span class=\"muted\">added {}, {used}</span>\
@@ -117,7 +118,13 @@ mod tests {
             created_at: t,
             last_used_at: None,
         }]);
-        assert!(html.contains("&lt;b&gt;key&lt;/b&gt;") && !html.contains("<b>key"), "{html}");
-        assert!(html.contains("never used") && html.contains("Add a passkey"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;key&lt;/b&gt;") && !html.contains("<b>key"),
+            "{html}"
+        );
+        assert!(
+            html.contains("never used") && html.contains("Add a passkey"),
+            "{html}"
+        );
     }
 }

@@ -255,6 +255,9 @@ pub enum Registered {
     Exists,
 }
 
+/// Given a registration ceremony's state, the new credential's id and JSON, or `None`.
+pub type RegistrationCheck<'a> = &'a (dyn Fn(&str) -> Option<(Vec<u8>, String)> + Sync);
+
 /// A registration to finish: the check turns the ceremony's state into the credential's id and
 /// JSON, or `None`.
 pub struct Registration<'a> {
@@ -263,7 +266,7 @@ pub struct Registration<'a> {
     pub sid: Uuid,
     pub challenge: &'a [u8],
     pub name: &'a str,
-    pub check: &'a (dyn Fn(&str) -> Option<(Vec<u8>, String)> + Sync),
+    pub check: RegistrationCheck<'a>,
     /// The recovery codes to store when it is the user's first factor.
     pub codes: &'a [StoredCode],
 }

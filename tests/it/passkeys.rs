@@ -55,7 +55,9 @@ impl Key {
 
     fn create(&mut self, options: &Value) -> Value {
         let ccr: CreationChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-        self.user_handle = options["publicKey"]["user"]["id"].as_str().map(String::from);
+        self.user_handle = options["publicKey"]["user"]["id"]
+            .as_str()
+            .map(String::from);
         let cred = self.auth.do_registration(self.origin.clone(), ccr).unwrap();
         let v = serde_json::to_value(&cred).unwrap();
         self.id = v["rawId"].as_str().map(String::from);
@@ -64,7 +66,10 @@ impl Key {
 
     fn get(&mut self, options: &Value) -> Value {
         let rcr: RequestChallengeResponse = serde_json::from_value(options.clone()).unwrap();
-        let cred: PublicKeyCredential = self.auth.do_authentication(self.origin.clone(), rcr).unwrap();
+        let cred: PublicKeyCredential = self
+            .auth
+            .do_authentication(self.origin.clone(), rcr)
+            .unwrap();
         serde_json::to_value(&cred).unwrap()
     }
 
@@ -87,7 +92,13 @@ async fn post(gw: &Gateway, path: &str, jar: &Jar, body: Value) -> Resp {
 
 /// Registers `key` as `name` for the session in `jar`; the 201 answer.
 async fn register(gw: &Gateway, jar: &Jar, key: &mut Key, name: &str) -> Value {
-    let r = post(gw, "/auth/mfa/webauthn/register/start", jar, json!({ "password": PASSWORD })).await;
+    let r = post(
+        gw,
+        "/auth/mfa/webauthn/register/start",
+        jar,
+        json!({ "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let credential = key.create(&r.json());
     let r = post(
@@ -114,7 +125,13 @@ async fn step_up_options(gw: &Gateway, jar: &Jar) -> Value {
 }
 
 async fn step_up(gw: &Gateway, jar: &Jar, credential: &Value) -> Resp {
-    post(gw, "/auth/mfa/verify", jar, json!({ "method": "webauthn", "credential": credential })).await
+    post(
+        gw,
+        "/auth/mfa/verify",
+        jar,
+        json!({ "method": "webauthn", "credential": credential }),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -125,8 +142,15 @@ async fn a_passkey_registers_is_listed_and_finishes_a_sign_in_as_its_second_step
     let mut key = Key::new();
     let made = register(&gw, &jar, &mut key, "  Laptop ").await;
     assert_eq!(made["name"], "Laptop");
-    assert_eq!(made["recovery_codes"].as_array().unwrap().len(), 10, "first factor: codes");
-    assert!(me_mfa(&gw, &jar).await, "registering made the session two-factor");
+    assert_eq!(
+        made["recovery_codes"].as_array().unwrap().len(),
+        10,
+        "first factor: codes"
+    );
+    assert!(
+        me_mfa(&gw, &jar).await,
+        "registering made the session two-factor"
+    );
     assert_eq!(audit_count(&gw, "mfa_enrolled").await, 1);
 
     let r = gw.get("/auth/mfa", &jar).await;
@@ -148,7 +172,13 @@ async fn a_passkey_registers_is_listed_and_finishes_a_sign_in_as_its_second_step
     let r = post(&gw, "/auth/login/mfa/webauthn/start", &pending, json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let answer = key.get(&r.json());
-    let r = post(&gw, "/auth/login/mfa", &pending, json!({ "method": "webauthn", "credential": answer })).await;
+    let r = post(
+        &gw,
+        "/auth/login/mfa",
+        &pending,
+        json!({ "method": "webauthn", "credential": answer }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["session"]["mfa"], true);
     let signed_in = r.jar();
@@ -159,8 +189,18 @@ async fn a_passkey_registers_is_listed_and_finishes_a_sign_in_as_its_second_step
 
     // The same answer again: its ceremony went with the sign-in.
     let jar2 = crate::mfa::pending(&gw, "alice").await;
-    let r = post(&gw, "/auth/login/mfa", &jar2, json!({ "method": "webauthn", "credential": answer })).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "replayed challenge");
+    let r = post(
+        &gw,
+        "/auth/login/mfa",
+        &jar2,
+        json!({ "method": "webauthn", "credential": answer }),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "replayed challenge"
+    );
 }
 
 #[tokio::test]
@@ -169,13 +209,20 @@ async fn the_second_step_with_a_passkey_works_with_bearer_transport() {
     let jar = gw.signup("alice").await;
     let mut key = Key::new();
     register(&gw, &jar, &mut key, "Key").await;
-    let r = send(gw.req("POST", "/auth/login").json(
-        &json!({ "username": "alice", "password": PASSWORD, "token_transport": "bearer" }),
-    ))
-    .await;
+    let r =
+        send(gw.req("POST", "/auth/login").json(
+            &json!({ "username": "alice", "password": PASSWORD, "token_transport": "bearer" }),
+        ))
+        .await;
     let token = r.json()["mfa_token"].as_str().unwrap().to_string();
     let none = Jar::default();
-    let r = post(&gw, "/auth/login/mfa/webauthn/start", &none, json!({ "mfa_token": token })).await;
+    let r = post(
+        &gw,
+        "/auth/login/mfa/webauthn/start",
+        &none,
+        json!({ "mfa_token": token }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let answer = key.get(&r.json());
     let r = post(
@@ -204,9 +251,17 @@ async fn a_passkey_alone_signs_in_with_a_two_factor_session() {
     assert_eq!(r.status, 200, "{}", r.text());
     let options = r.json();
     assert_eq!(options["publicKey"]["userVerification"], "required");
-    assert!(options["publicKey"]["allowCredentials"].as_array().map_or(true, Vec::is_empty));
+    assert!(options["publicKey"]["allowCredentials"]
+        .as_array()
+        .is_none_or(Vec::is_empty));
     let answer = key.discover(&options);
-    let r = post(&gw, "/auth/login/passkey/finish", &none, json!({ "credential": answer })).await;
+    let r = post(
+        &gw,
+        "/auth/login/passkey/finish",
+        &none,
+        json!({ "credential": answer }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let signed_in = r.jar();
     let me = gw.get("/auth/me", &signed_in).await.json();
@@ -214,7 +269,13 @@ async fn a_passkey_alone_signs_in_with_a_two_factor_session() {
     assert_eq!(me["user"]["username"], "alice", "{me}");
 
     // Replayed: the ceremony was spent.
-    let r = post(&gw, "/auth/login/passkey/finish", &none, json!({ "credential": answer })).await;
+    let r = post(
+        &gw,
+        "/auth/login/passkey/finish",
+        &none,
+        json!({ "credential": answer }),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (401, "invalid_credentials".into()));
 
     // Bearer transport answers as a bearer login does.
@@ -234,13 +295,21 @@ async fn a_passkey_alone_signs_in_with_a_two_factor_session() {
     let r = post(&gw, "/auth/login/passkey/start", &none, json!({})).await;
     let mut answer = key.discover(&r.json());
     answer["response"]["userHandle"] = json!("AAAAAAAAAAAAAAAAAAAAAA");
-    let r = post(&gw, "/auth/login/passkey/finish", &none, json!({ "credential": answer })).await;
+    let r = post(
+        &gw,
+        "/auth/login/passkey/finish",
+        &none,
+        json!({ "credential": answer }),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (401, "invalid_credentials".into()));
 }
 
 #[tokio::test]
 async fn step_up_with_a_passkey_and_a_counter_that_goes_back_is_refused() {
-    let gw = Gateway::start_with(options().env("GATEHOUSE_ALLOWED_REDIRECT_HOSTS", "app.localhost")).await;
+    let gw =
+        Gateway::start_with(options().env("GATEHOUSE_ALLOWED_REDIRECT_HOSTS", "app.localhost"))
+            .await;
     let first = gw.signup("alice").await;
     // A session made before the factor existed stays one-factor.
     let later = gw.login("alice", PASSWORD).await.jar();
@@ -257,9 +326,17 @@ async fn step_up_with_a_passkey_and_a_counter_that_goes_back_is_refused() {
     assert_eq!(r.status, 204, "{}", r.text());
     assert!(me_mfa(&gw, &later).await);
     let r = step_up(&gw, &later, &older).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "counter went back");
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "counter went back"
+    );
     let r = step_up(&gw, &later, &newer).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "replayed challenge");
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "replayed challenge"
+    );
 
     // An allowed redirect host is an allowed origin.
     let mut elsewhere = Key::at("https://app.localhost");
@@ -275,14 +352,29 @@ async fn removing_the_last_passkey_takes_the_recovery_codes_with_it() {
     let mut key = Key::new();
     let made = register(&gw, &jar, &mut key, "Laptop").await;
     let path = format!("/auth/mfa/webauthn/{}", made["id"].as_str().unwrap());
-    let r = send(gw.req("DELETE", &path).with(&jar).json(&json!({ "password": "wrong password!" }))).await;
+    let r = send(
+        gw.req("DELETE", &path)
+            .with(&jar)
+            .json(&json!({ "password": "wrong password!" })),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (401, "invalid_credentials".into()));
-    let r = send(gw.req("DELETE", &path).with(&jar).json(&json!({ "password": PASSWORD }))).await;
+    let r = send(
+        gw.req("DELETE", &path)
+            .with(&jar)
+            .json(&json!({ "password": PASSWORD })),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.text());
     let f = gw.get("/auth/mfa", &jar).await.json();
     assert_eq!(f["webauthn"], json!([]));
     assert_eq!(f["recovery_codes_left"], 0);
-    let r = send(gw.req("DELETE", &path).with(&jar).json(&json!({ "password": PASSWORD }))).await;
+    let r = send(
+        gw.req("DELETE", &path)
+            .with(&jar)
+            .json(&json!({ "password": PASSWORD })),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (404, "not_found".into()));
     assert_eq!(audit_count(&gw, "mfa_removed").await, 1);
     // One factor again: the password alone signs in.
@@ -302,21 +394,45 @@ async fn a_ceremony_begun_on_one_instance_finishes_on_the_other() {
     wait_listening(&b).await;
     let jar = a.signup("alice").await;
     let mut key = Key::new();
-    let r = post(&a, "/auth/mfa/webauthn/register/start", &jar, json!({ "password": PASSWORD })).await;
+    let r = post(
+        &a,
+        "/auth/mfa/webauthn/register/start",
+        &jar,
+        json!({ "password": PASSWORD }),
+    )
+    .await;
     let credential = key.create(&r.json());
-    let r = post(&b, "/auth/mfa/webauthn/register/finish", &jar, json!({ "name": "Key", "credential": credential })).await;
+    let r = post(
+        &b,
+        "/auth/mfa/webauthn/register/finish",
+        &jar,
+        json!({ "name": "Key", "credential": credential }),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text());
 
     let none = Jar::default();
     let r = post(&b, "/auth/login/passkey/start", &none, json!({})).await;
     let answer = key.discover(&r.json());
-    let r = post(&a, "/auth/login/passkey/finish", &none, json!({ "credential": answer })).await;
+    let r = post(
+        &a,
+        "/auth/login/passkey/finish",
+        &none,
+        json!({ "credential": answer }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
 
     let jar = pending(&a, "alice").await;
     let r = post(&a, "/auth/login/mfa/webauthn/start", &jar, json!({})).await;
     let answer = key.get(&r.json());
-    let r = post(&b, "/auth/login/mfa", &jar, json!({ "method": "webauthn", "credential": answer })).await;
+    let r = post(
+        &b,
+        "/auth/login/mfa",
+        &jar,
+        json!({ "method": "webauthn", "credential": answer }),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
 }
 
@@ -334,15 +450,37 @@ async fn answers_to_another_users_challenge_or_from_another_origin_are_refused()
     let answer = alice_key.get(&step_up_options(&gw, &alice).await);
     let r = step_up(&gw, &bob, &answer).await;
     assert_eq!((r.status, r.error()), (401, "invalid_code".into()));
-    assert_eq!(step_up(&gw, &alice, &answer).await.status, 204, "alice's ceremony is intact");
+    assert_eq!(
+        step_up(&gw, &alice, &answer).await.status,
+        204,
+        "alice's ceremony is intact"
+    );
 
     // A registration begun by alice cannot be finished by bob.
-    let r = post(&gw, "/auth/mfa/webauthn/register/start", &alice, json!({ "password": PASSWORD })).await;
+    let r = post(
+        &gw,
+        "/auth/mfa/webauthn/register/start",
+        &alice,
+        json!({ "password": PASSWORD }),
+    )
+    .await;
     let mut third = Key::new();
     let credential = third.create(&r.json());
-    let r = post(&gw, "/auth/mfa/webauthn/register/finish", &bob, json!({ "name": "x", "credential": credential })).await;
+    let r = post(
+        &gw,
+        "/auth/mfa/webauthn/register/finish",
+        &bob,
+        json!({ "name": "x", "credential": credential }),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (409, "webauthn_not_pending".into()));
-    let r = post(&gw, "/auth/mfa/webauthn/register/finish", &alice, json!({ "name": "x", "credential": credential })).await;
+    let r = post(
+        &gw,
+        "/auth/mfa/webauthn/register/finish",
+        &alice,
+        json!({ "name": "x", "credential": credential }),
+    )
+    .await;
     assert_eq!(r.status, 201, "{}", r.text());
 
     // Signed at another origin (the same host, another port): refused, and the challenge is
@@ -352,11 +490,19 @@ async fn answers_to_another_users_challenge_or_from_another_origin_are_refused()
     foreign.auth = alice_key.auth;
     let answer = foreign.get(&options);
     let r = step_up(&gw, &alice, &answer).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "another origin");
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "another origin"
+    );
     alice_key.auth = foreign.auth;
     let answer = alice_key.get(&options);
     let r = step_up(&gw, &alice, &answer).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "a challenge is checked once");
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "a challenge is checked once"
+    );
 
     // At the second step a foreign answer counts as a wrong code: the fifth ends the sign-in.
     let jar = pending(&gw, "alice").await;
@@ -366,8 +512,18 @@ async fn answers_to_another_users_challenge_or_from_another_origin_are_refused()
         foreign.auth = alice_key.auth;
         let answer = foreign.get(&r.json());
         alice_key.auth = foreign.auth;
-        let r = post(&gw, "/auth/login/mfa", &jar, json!({ "method": "webauthn", "credential": answer })).await;
-        assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "attempt {n}");
+        let r = post(
+            &gw,
+            "/auth/login/mfa",
+            &jar,
+            json!({ "method": "webauthn", "credential": answer }),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "invalid_code".into()),
+            "attempt {n}"
+        );
     }
     let r = post(&gw, "/auth/login/mfa/webauthn/start", &jar, json!({})).await;
     assert_eq!((r.status, r.error()), (401, "sign_in_expired".into()));
@@ -384,9 +540,9 @@ async fn malformed_webauthn_bodies_are_clear_4xx_and_spend_nothing() {
     let challenge = options["publicKey"]["challenge"].as_str().unwrap();
     let client_data = |challenge: &str| {
         use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(
-            format!(r#"{{"type":"webauthn.get","challenge":"{challenge}","origin":"{ORIGIN}"}}"#),
-        )
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"type":"webauthn.get","challenge":"{challenge}","origin":"{ORIGIN}"}}"#
+        ))
     };
     let bads = [
         json!("not an object"),
@@ -402,32 +558,85 @@ async fn malformed_webauthn_bodies_are_clear_4xx_and_spend_nothing() {
     let none = Jar::default();
     for bad in &bads {
         let r = step_up(&gw, &jar, bad).await;
-        assert_eq!((r.status, r.error()), (422, "invalid_request".into()), "{bad}: {}", r.text());
-        let r = post(&gw, "/auth/login/passkey/finish", &none, json!({ "credential": bad })).await;
-        assert_eq!((r.status, r.error()), (422, "invalid_request".into()), "{bad}: {}", r.text());
-        let r = post(&gw, "/auth/mfa/webauthn/register/finish", &jar, json!({ "name": "n", "credential": bad })).await;
-        assert_eq!((r.status, r.error()), (422, "invalid_request".into()), "{bad}: {}", r.text());
+        assert_eq!(
+            (r.status, r.error()),
+            (422, "invalid_request".into()),
+            "{bad}: {}",
+            r.text()
+        );
+        let r = post(
+            &gw,
+            "/auth/login/passkey/finish",
+            &none,
+            json!({ "credential": bad }),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (422, "invalid_request".into()),
+            "{bad}: {}",
+            r.text()
+        );
+        let r = post(
+            &gw,
+            "/auth/mfa/webauthn/register/finish",
+            &jar,
+            json!({ "name": "n", "credential": bad }),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.error()),
+            (422, "invalid_request".into()),
+            "{bad}: {}",
+            r.text()
+        );
     }
-    for body in [json!({ "method": "webauthn" }), json!({ "method": "webauthn", "code": "123456" })] {
+    for body in [
+        json!({ "method": "webauthn" }),
+        json!({ "method": "webauthn", "code": "123456" }),
+    ] {
         let r = post(&gw, "/auth/mfa/verify", &jar, body.clone()).await;
-        assert_eq!((r.status, r.error()), (422, "invalid_request".into()), "{body}");
+        assert_eq!(
+            (r.status, r.error()),
+            (422, "invalid_request".into()),
+            "{body}"
+        );
     }
-    let r = send(gw.req("POST", "/auth/login/passkey/finish").header("content-type", "application/json").body("{")).await;
+    let r = send(
+        gw.req("POST", "/auth/login/passkey/finish")
+            .header("content-type", "application/json")
+            .body("{"),
+    )
+    .await;
     assert!(matches!(r.status, 400 | 422), "{}", r.text());
     // Garbage CBOR and signature behind the real challenge: a wrong answer, never a 500.
     let mut garbage = good.clone();
     garbage["response"]["authenticatorData"] = json!("3q2-7w");
     garbage["response"]["signature"] = json!("AAAA");
-    assert_eq!(garbage["response"]["clientDataJSON"], good["response"]["clientDataJSON"]);
+    assert_eq!(
+        garbage["response"]["clientDataJSON"],
+        good["response"]["clientDataJSON"]
+    );
     let _ = challenge;
     let r = step_up(&gw, &jar, &garbage).await;
-    assert_eq!((r.status, r.error()), (401, "invalid_code".into()), "{}", r.text());
+    assert_eq!(
+        (r.status, r.error()),
+        (401, "invalid_code".into()),
+        "{}",
+        r.text()
+    );
 
     // None of the malformed bodies above spent the ceremony the good answer belongs to… but
     // the garbage one carried its challenge, so it did: a fresh one works.
     let answer = key.get(&step_up_options(&gw, &jar).await);
     assert_eq!(step_up(&gw, &jar, &answer).await.status, 204);
-    let r = post(&gw, "/auth/mfa/webauthn/register/finish", &jar, json!({ "name": "", "credential": answer })).await;
+    let r = post(
+        &gw,
+        "/auth/mfa/webauthn/register/finish",
+        &jar,
+        json!({ "name": "", "credential": answer }),
+    )
+    .await;
     assert_eq!((r.status, r.error()), (422, "invalid_request".into()));
 }
 
@@ -446,19 +655,33 @@ async fn malformed_answers_spend_no_ceremony() {
     broken["response"]["signature"] = json!(17);
     let r = step_up(&gw, &jar, &broken).await;
     assert_eq!((r.status, r.error()), (422, "invalid_request".into()));
-    assert_eq!(step_up(&gw, &jar, &answer).await.status, 204, "the ceremony was still there");
+    assert_eq!(
+        step_up(&gw, &jar, &answer).await.status,
+        204,
+        "the ceremony was still there"
+    );
 }
 
 #[tokio::test]
 async fn passkeys_are_off_while_the_public_url_is_an_ip_address() {
     let gw = Gateway::start().await;
     let jar = gw.signup("alice").await;
-    for path in ["/auth/mfa/webauthn/register/start", "/auth/login/passkey/start"] {
+    for path in [
+        "/auth/mfa/webauthn/register/start",
+        "/auth/login/passkey/start",
+    ] {
         let r = post(&gw, path, &jar, json!({ "password": PASSWORD })).await;
-        assert_eq!((r.status, r.error()), (404, "webauthn_unavailable".into()), "{path}");
+        assert_eq!(
+            (r.status, r.error()),
+            (404, "webauthn_unavailable".into()),
+            "{path}"
+        );
     }
     let r = send(gw.req("GET", "/auth/login").header("accept", "text/html")).await;
-    assert!(!r.text().contains("<script"), "no passkey button, no script");
+    assert!(
+        !r.text().contains("<script"),
+        "no passkey button, no script"
+    );
 }
 
 #[tokio::test]
@@ -466,14 +689,23 @@ async fn the_pages_load_the_gateways_own_webauthn_script_under_the_csp() {
     let gw = gateway().await;
     let r = send(gw.req("GET", "/auth/static/webauthn.js")).await;
     assert_eq!(r.status, 200);
-    assert!(r.header("content-type").unwrap().starts_with("text/javascript"));
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert!(r.text().contains("navigator.credentials"));
     let r = send(gw.req("GET", "/auth/login").header("accept", "text/html")).await;
     let csp = r.header("content-security-policy").unwrap().to_string();
-    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"),
+        "{csp}"
+    );
     let html = r.text();
-    assert!(html.contains(r#"<script src="/auth/static/webauthn.js" defer></script>"#), "{html}");
+    assert!(
+        html.contains(r#"<script src="/auth/static/webauthn.js" defer></script>"#),
+        "{html}"
+    );
     assert!(html.contains("data-passkey-login"), "{html}");
     assert!(!html.contains("<script>"), "no inline script");
 }

@@ -23,8 +23,8 @@ use crate::reply::Reply;
 use crate::store::audit::{self, Event};
 use crate::store::mfa::{self, Factors, Finished};
 use crate::store::sessions::NewSession;
-use crate::store::webauthn::Purpose;
 use crate::store::users;
+use crate::store::webauthn::Purpose;
 use crate::App;
 
 /// How long the second step may take.

@@ -119,7 +119,10 @@ fn rejected(what: &str, e: &dyn std::fmt::Debug) {
 
 /// The check of an answer to a second-step or step-up ceremony: against the state stored for
 /// it and the user's credentials, it yields the credential used, updated.
-fn check_assertion(rp: Webauthn, cred: PublicKeyCredential) -> impl Fn(&str, &[StoredPasskey]) -> Option<Used> {
+fn check_assertion(
+    rp: Webauthn,
+    cred: PublicKeyCredential,
+) -> impl Fn(&str, &[StoredPasskey]) -> Option<Used> {
     move |state, stored| {
         let state: PasskeyAuthentication = serde_json::from_str(state).ok()?;
         let result = rp
@@ -248,17 +251,17 @@ pub async fn register_finish(app: &App, req: &Request<'_>) -> Result<Reply, Erro
         check: &check,
         codes: &set.stored,
     };
-    let (passkey_id, first) = match store::register(&app.db, &app.sessions, &registration, req.now)
-        .await?
-    {
-        Registered::Done { id, first } => (id, first),
-        Registered::NotPending => return Err(Error::WebauthnNotPending),
-        Registered::Exists => return Err(Error::PasskeyExists),
-        Registered::Rejected => {
-            app.metrics.second_factor("enrol", "webauthn", "invalid_code");
-            return Err(Error::InvalidCode);
-        }
-    };
+    let (passkey_id, first) =
+        match store::register(&app.db, &app.sessions, &registration, req.now).await? {
+            Registered::Done { id, first } => (id, first),
+            Registered::NotPending => return Err(Error::WebauthnNotPending),
+            Registered::Exists => return Err(Error::PasskeyExists),
+            Registered::Rejected => {
+                app.metrics
+                    .second_factor("enrol", "webauthn", "invalid_code");
+                return Err(Error::InvalidCode);
+            }
+        };
     app.metrics.second_factor("enrol", "webauthn", "ok");
     let event = Event::new(audit::Kind::MfaEnrolled)
         .user(id.user_id)
@@ -447,7 +450,8 @@ pub async fn passkey_finish(app: &App, req: &Request<'_>) -> Result<Reply, Error
         Ok(a) => a,
         Err(e) => {
             app.metrics.login("rate_limited");
-            app.metrics.second_factor("passkey", "webauthn", "rate_limited");
+            app.metrics
+                .second_factor("passkey", "webauthn", "rate_limited");
             return Err(e);
         }
     };
@@ -499,7 +503,8 @@ pub async fn passkey_finish(app: &App, req: &Request<'_>) -> Result<Reply, Error
         PasskeySignIn::Rejected { user_id } => {
             attempt.failed();
             app.metrics.login("failed");
-            app.metrics.second_factor("passkey", "webauthn", "invalid_code");
+            app.metrics
+                .second_factor("passkey", "webauthn", "invalid_code");
             let mut event = Event::new(audit::Kind::MfaFailed).ip(req.meta.client_ip);
             if let Some(user_id) = user_id {
                 event = event.user(user_id);
