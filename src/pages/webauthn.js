@@ -60,19 +60,20 @@
     });
   }
   function say(el, text) {
-    var out = (el.closest("section, form, main") || document).querySelector("[data-passkey-status]");
+    var out = (el.closest("section") || document).querySelector("[data-passkey-status]");
     if (out) out.textContent = text;
   }
-  function safeRd(el) {
-    var rd = el.getAttribute("data-rd") || "/";
-    return rd.charAt(0) === "/" && rd.charAt(1) !== "/" ? rd : "/";
+  // Signed in now: the sign-in page sends a signed-in visitor on to `rd` after checking it
+  // the way the form sign-in does, so the script never decides where to go itself.
+  function onward(el) {
+    return "/auth/login?rd=" + encodeURIComponent(el.getAttribute("data-rd") || "/");
   }
   function signIn(el, start, finish, body) {
     say(el, "Waiting for your passkey…");
     return post(start, {})
       .then(function (o) { return navigator.credentials.get(requestOptions(o)); })
       .then(function (c) { return post(finish, Object.assign({ credential: credentialJson(c) }, body)); })
-      .then(function () { window.location.assign(safeRd(el)); })
+      .then(function () { window.location.assign(onward(el)); })
       .catch(function (e) { say(el, "Passkey sign-in failed: " + e.message); });
   }
   document.querySelectorAll("[data-passkey-login]").forEach(function (b) {
