@@ -709,3 +709,54 @@ async fn the_pages_load_the_gateways_own_webauthn_script_under_the_csp() {
     assert!(html.contains("data-passkey-login"), "{html}");
     assert!(!html.contains("<script>"), "no inline script");
 }
+
+#[tokio::test]
+async fn user_list_shows_passkeys_and_mfa_reset_removes_them_with_their_ceremonies() {
+    let gw = gateway().await;
+    let jar = gw.signup("alice").await;
+    let mut key = Key::new();
+    register(&gw, &jar, &mut key, "Laptop").await;
+    let (code, out, err) = gw.cli_async(&["user", "list", "--json"], "").await;
+    assert_eq!(code, 0, "{err}");
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["mfa"]["webauthn"], 1, "{out}");
+    let (_, out, _) = gw.cli_async(&["user", "list"], "").await;
+    assert!(out.contains("passkeys: 1"), "{out}");
+
+    // A step-up begun before the reset cannot finish after it.
+    let options = step_up_options(&gw, &jar).await;
+    let (code, _, err) = gw.cli_async(&["user", "mfa-reset", "alice"], "").await;
+    assert_eq!(code, 0, "{err}");
+    let r = gw.login("alice", PASSWORD).await;
+    assert!(
+        r.json().get("mfa_required").is_none(),
+        "no factor left: {}",
+        r.text()
+    );
+    let jar = r.jar();
+    assert_eq!(
+        gw.get("/auth/mfa", &jar).await.json()["webauthn"],
+        json!([])
+    );
+    let r = step_up(&gw, &jar, &key.get(&options)).await;
+    assert_eq!((r.status, r.error()), (409, "mfa_not_enrolled".into()));
+    let left: i64 = gw
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM webauthn_ceremonies", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the reset took the user's ceremonies");
+    // And no passwordless sign-in with the removed credential.
+    let none = Jar::default();
+    let r = post(&gw, "/auth/login/passkey/start", &none, json!({})).await;
+    let r = post(
+        &gw,
+        "/auth/login/passkey/finish",
+        &none,
+        json!({ "credential": key.discover(&r.json()) }),
+    )
+    .await;
+    assert_eq!((r.status, r.error()), (401, "invalid_credentials".into()));
+}
