@@ -51,6 +51,18 @@ pub enum Error {
     /// Confirming an authenticator app that was not started (or was replaced meanwhile).
     #[error("no totp enrolment pending")]
     TotpNotPending,
+    /// No WebAuthn relying party: the public URL is an IP address and no id was configured.
+    #[error("passkeys unavailable")]
+    WebauthnUnavailable,
+    /// A WebAuthn ceremony for a user without a passkey.
+    #[error("no passkey")]
+    PasskeyNotEnrolled,
+    /// Finishing a passkey registration that was not started (or was finished or expired).
+    #[error("no passkey registration pending")]
+    WebauthnNotPending,
+    /// The authenticator's credential is registered already.
+    #[error("passkey already registered")]
+    PasskeyExists,
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("payload too large")]
@@ -181,6 +193,27 @@ impl Error {
                 409,
                 "totp_not_pending",
                 "No authenticator app is being set up; start again with POST /auth/mfa/totp.",
+            ),
+            Error::WebauthnUnavailable => d(
+                404,
+                "webauthn_unavailable",
+                "Passkeys are not available: the gateway's public URL is an IP address (set \
+                 GATEHOUSE_PUBLIC_URL to a host name, or GATEHOUSE_WEBAUTHN_RP_ID).",
+            ),
+            Error::PasskeyNotEnrolled => d(
+                409,
+                "passkey_not_enrolled",
+                "This account has no passkey or security key.",
+            ),
+            Error::WebauthnNotPending => d(
+                409,
+                "webauthn_not_pending",
+                "No passkey registration is waiting (it expired or was finished); start again.",
+            ),
+            Error::PasskeyExists => d(
+                409,
+                "passkey_exists",
+                "This passkey or security key is registered already.",
             ),
             Error::MethodNotAllowed { .. } => d(
                 405,

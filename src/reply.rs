@@ -11,6 +11,8 @@ pub enum Body {
     Empty,
     Json(Vec<u8>),
     Html(String),
+    /// A script the gateway ships with itself.
+    Script(&'static str),
 }
 
 /// A response as handlers describe it, with no Pingora types.
@@ -29,6 +31,14 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: Body::Json(body),
+        }
+    }
+
+    pub fn script(js: &'static str) -> Self {
+        Self {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::Script(js),
         }
     }
 

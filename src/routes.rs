@@ -33,6 +33,20 @@ pub enum Route {
     MfaRecoveryCodes,
     /// Step-up: the current session becomes two-factor.
     MfaVerify,
+    /// Passkeys (docs/contract.md §10): registration options, then the credential.
+    MfaWebauthnRegisterStart,
+    MfaWebauthnRegisterFinish,
+    /// `DELETE /auth/mfa/webauthn/{id}`.
+    MfaWebauthnRemove(Uuid),
+    /// Options for a step-up with a passkey (finished by `POST /auth/mfa/verify`).
+    MfaVerifyWebauthnStart,
+    /// Options for the second step with a passkey (finished by `POST /auth/login/mfa`).
+    LoginMfaWebauthnStart,
+    /// Passwordless sign-in with a discoverable credential.
+    LoginPasskeyStart,
+    LoginPasskeyFinish,
+    /// The pages' WebAuthn script.
+    WebauthnScript,
     OpenApi,
     /// `GET /.well-known/jwks.json`: the public keys of the signed assertion
     /// (docs/contract.md §11), on every host like `/auth`.
@@ -64,6 +78,9 @@ pub const TABLE: &[(&str, &str)] = &[
     ("GET", "/auth/login"),
     ("POST", "/auth/login"),
     ("POST", "/auth/login/mfa"),
+    ("POST", "/auth/login/mfa/webauthn/start"),
+    ("POST", "/auth/login/passkey/start"),
+    ("POST", "/auth/login/passkey/finish"),
     ("POST", "/auth/refresh"),
     ("POST", "/auth/logout"),
     ("GET", "/auth/me"),
@@ -82,6 +99,11 @@ pub const TABLE: &[(&str, &str)] = &[
     ("POST", "/auth/mfa/totp/confirm"),
     ("POST", "/auth/mfa/recovery-codes"),
     ("POST", "/auth/mfa/verify"),
+    ("POST", "/auth/mfa/verify/webauthn/start"),
+    ("POST", "/auth/mfa/webauthn/register/start"),
+    ("POST", "/auth/mfa/webauthn/register/finish"),
+    ("DELETE", "/auth/mfa/webauthn/{id}"),
+    ("GET", "/auth/static/webauthn.js"),
     ("GET", "/auth/openapi.json"),
     ("GET", JWKS_PATH),
 ];
@@ -113,6 +135,9 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/login" if get => Route::LoginPage,
         "/login" => pick(post, Route::Login, "GET, HEAD, POST"),
         "/login/mfa" => pick(post, Route::LoginMfa, "POST"),
+        "/login/mfa/webauthn/start" => pick(post, Route::LoginMfaWebauthnStart, "POST"),
+        "/login/passkey/start" => pick(post, Route::LoginPasskeyStart, "POST"),
+        "/login/passkey/finish" => pick(post, Route::LoginPasskeyFinish, "POST"),
         "/refresh" => pick(post, Route::Refresh, "POST"),
         "/logout" => pick(post, Route::Logout, "POST"),
         "/me" => pick(get, Route::Me, "GET, HEAD"),
@@ -130,16 +155,28 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/mfa/totp/remove" => pick(post, Route::MfaTotpRemove, "POST"),
         "/mfa/recovery-codes" => pick(post, Route::MfaRecoveryCodes, "POST"),
         "/mfa/verify" => pick(post, Route::MfaVerify, "POST"),
+        "/mfa/verify/webauthn/start" => pick(post, Route::MfaVerifyWebauthnStart, "POST"),
+        "/mfa/webauthn/register/start" => pick(post, Route::MfaWebauthnRegisterStart, "POST"),
+        "/mfa/webauthn/register/finish" => pick(post, Route::MfaWebauthnRegisterFinish, "POST"),
+        "/static/webauthn.js" => pick(get, Route::WebauthnScript, "GET, HEAD"),
         "/openapi.json" => pick(get, Route::OpenApi, "GET, HEAD"),
-        _ => match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
-            // POST is the HTML form twin of DELETE.
-            Some(Ok(id)) => pick(
-                matches!(method, "DELETE" | "POST"),
-                Route::SessionRevoke(id),
-                "DELETE, POST",
-            ),
-            _ => Route::AuthNotFound,
-        },
+        _ => {
+            if let Some(id) = rest.strip_prefix("/mfa/webauthn/") {
+                return match Uuid::try_parse(id) {
+                    Ok(id) => pick(method == "DELETE", Route::MfaWebauthnRemove(id), "DELETE"),
+                    Err(_) => Route::AuthNotFound,
+                };
+            }
+            match rest.strip_prefix("/sessions/").map(Uuid::try_parse) {
+                // POST is the HTML form twin of DELETE.
+                Some(Ok(id)) => pick(
+                    matches!(method, "DELETE" | "POST"),
+                    Route::SessionRevoke(id),
+                    "DELETE, POST",
+                ),
+                _ => Route::AuthNotFound,
+            }
+        }
     }
 }
 

@@ -85,19 +85,25 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     } else {
         None
     };
-    Ok(page(
-        app,
-        200,
-        pages::login(&LoginPage {
-            form,
-            rd,
-            error: None,
-            note,
-            username: "",
-            registration: app.config.registration,
-            invite: None,
-        }),
-    ))
+    let html = pages::login(&LoginPage {
+        form,
+        rd,
+        error: None,
+        note,
+        username: "",
+        registration: app.config.registration,
+        invite: None,
+    });
+    Ok(page(app, 200, with_passkeys(app, form, html, rd)))
+}
+
+/// The sign-in form with "Sign in with a passkey" where passkeys are available.
+fn with_passkeys(app: &App, form: LoginForm, html: String, rd: &str) -> String {
+    if form == LoginForm::SignIn && app.config.webauthn_rp_id.is_some() {
+        pages::passkeys::with_sign_in_button(html, rd)
+    } else {
+        html
+    }
 }
 
 /// `GET /auth/register?rd=…[&invite=…]`: the sign-up form, carrying the invite when there is

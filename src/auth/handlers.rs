@@ -97,6 +97,14 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::MfaTotpRemove => mfa::remove_totp(app, req).await,
         Route::MfaRecoveryCodes => mfa::renew_codes(app, req).await,
         Route::MfaVerify => mfa::verify(app, req).await,
+        Route::MfaVerifyWebauthnStart => mfa::webauthn_step_up_start(app, req).await,
+        Route::MfaWebauthnRegisterStart => mfa::register_start(app, req).await,
+        Route::MfaWebauthnRegisterFinish => mfa::register_finish(app, req).await,
+        Route::MfaWebauthnRemove(id) => mfa::remove_passkey(app, req, *id).await,
+        Route::LoginMfaWebauthnStart => mfa::webauthn_sign_in_start(app, req).await,
+        Route::LoginPasskeyStart => mfa::passkey_start(app, req).await,
+        Route::LoginPasskeyFinish => mfa::passkey_finish(app, req).await,
+        Route::WebauthnScript => Ok(Reply::script(WEBAUTHN_JS)),
         Route::OpenApi => Ok(Reply::raw_json(200, OPENAPI)),
         Route::Jwks => Ok(super::assertion::jwks_reply(app)),
         Route::AuthNotFound => Err(Error::NotFound),
@@ -107,6 +115,10 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         ))),
     }
 }
+
+/// The pages' WebAuthn ceremonies, served at `/auth/static/webauthn.js` (the pages' CSP
+/// allows scripts from the gateway's own origin only).
+pub const WEBAUTHN_JS: &str = include_str!("../pages/webauthn.js");
 
 /// The OpenAPI 3.1 document of these routes, served at `/auth/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");

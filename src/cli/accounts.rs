@@ -213,7 +213,7 @@ pub fn user(config: &Config, cmd: UserCommand, json: bool) -> Result<(), Failure
                         .map(|u| {
                             let f = factors_of(&u.id);
                             json!({"id": u.id, "username": u.username, "created_at": rfc3339(u.created_at), "disabled": u.disabled, "groups": groups_of(&u.id),
-                                   "mfa": {"totp": f.totp, "webauthn": 0, "recovery_codes_left": f.recovery_codes_left}})
+                                   "mfa": {"totp": f.totp, "webauthn": f.webauthn, "recovery_codes_left": f.recovery_codes_left}})
                         })
                         .collect();
                     print_json(&serde_json::Value::Array(items));
@@ -248,7 +248,10 @@ fn mfa_cell(f: &mfa::Factors) -> String {
         .methods()
         .iter()
         .filter(|m| **m != "recovery")
-        .map(|m| m.to_string())
+        .map(|m| match *m {
+            "webauthn" => format!("passkeys: {}", f.webauthn),
+            m => m.to_string(),
+        })
         .collect();
     parts.push(format!("recovery codes: {}", f.recovery_codes_left));
     parts.join(", ")

@@ -120,6 +120,9 @@ pub struct Config {
     /// The gateway's external origin, parsed once: redirects, CSRF and forward auth use it.
     pub public_url: Origin,
     pub allowed_redirect_hosts: Vec<String>,
+    /// The WebAuthn relying party id: the given domain, or the public URL's host when that is a
+    /// domain. `None` (the public URL is an IP address, which cannot be one): passkeys are off.
+    pub webauthn_rp_id: Option<String>,
     pub jwt_secret: Secret,
     pub jwt_secret_generated: bool,
     pub access_ttl: Duration,

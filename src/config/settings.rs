@@ -90,6 +90,17 @@ pub const SETTINGS: &[Setting] = &[
         show: |c| list(&c.allowed_redirect_hosts),
     },
     Setting {
+        env: "GATEHOUSE_WEBAUTHN_RP_ID",
+        key: "webauthn_rp_id",
+        default: Some(""),
+        help: "passkeys' relying party id (default: the public URL's host)",
+        show: |c| {
+            c.webauthn_rp_id
+                .clone()
+                .unwrap_or_else(|| "(passkeys off)".into())
+        },
+    },
+    Setting {
         env: "GATEHOUSE_JWT_SECRET",
         key: "jwt_secret",
         default: None,

@@ -230,6 +230,36 @@ fn the_public_url_is_an_origin_and_nothing_more() {
 }
 
 #[test]
+fn the_relying_party_id_is_the_public_hosts_domain_or_one_above_it() {
+    let c = validate(&[("GATEHOUSE_PUBLIC_URL", "https://auth.example.com")]).unwrap();
+    assert_eq!(c.webauthn_rp_id.as_deref(), Some("auth.example.com"));
+    let c = validate(&[
+        ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
+        ("GATEHOUSE_WEBAUTHN_RP_ID", "Example.com"),
+    ])
+    .unwrap();
+    assert_eq!(c.webauthn_rp_id.as_deref(), Some("example.com"));
+    // An IP address cannot be a relying party id: passkeys are off, nothing fails.
+    let c = validate(&[("GATEHOUSE_PUBLIC_URL", "http://127.0.0.1:8000")]).unwrap();
+    assert_eq!(c.webauthn_rp_id, None);
+    for bad in [
+        "other.com",
+        "xample.com",
+        "127.0.0.1",
+        "auth.example.com.",
+        "-x.com",
+        "a b",
+    ] {
+        let e = validate(&[
+            ("GATEHOUSE_PUBLIC_URL", "https://auth.example.com"),
+            ("GATEHOUSE_WEBAUTHN_RP_ID", bad),
+        ])
+        .unwrap_err();
+        assert!(e.key.contains("webauthn_rp_id"), "{bad}: {e}");
+    }
+}
+
+#[test]
 fn an_unknown_gatehouse_variable_stops_start_up_naming_the_closest_setting() {
     let env: HashMap<String, String> = [
         ("GATEHOUSE_COOKIE_SECUR".to_string(), "false".to_string()),

@@ -38,6 +38,12 @@ impl RawConfig {
                 })?
             }
         };
+        let webauthn_rp_id = match v("webauthn_rp_id").value.map(str::trim) {
+            Some(id) if !id.is_empty() => {
+                Some(parse_rp_id(id, &public_url).map_err(|m| v("webauthn_rp_id").err(m))?)
+            }
+            _ => parse_rp_id(public_url.host(), &public_url).ok(),
+        };
         let (jwt_secret, jwt_secret_generated) = match v("jwt_secret").value {
             Some(s) if example_jwt_secret() == Some(s.trim()) => {
                 return Err(v("jwt_secret").err(
@@ -101,6 +107,7 @@ impl RawConfig {
             public_paths,
             public_url,
             allowed_redirect_hosts: v("allowed_redirect_hosts").list(parse_redirect_host)?,
+            webauthn_rp_id,
             jwt_secret,
             jwt_secret_generated,
             access_ttl,
@@ -404,6 +411,38 @@ fn parse_redirect_host(s: &str) -> Result<String, String> {
         return Err(format!("{s:?} is not a host name"));
     }
     Ok(h)
+}
+
+/// A relying party id is a domain (never an IP address) equal to the public URL's host or a
+/// parent of it: browsers refuse any other for a page on the public URL.
+fn parse_rp_id(s: &str, public_url: &Origin) -> Result<String, String> {
+    let id = s.trim().to_ascii_lowercase();
+    let labels_ok = id.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    // The last label of a domain is never all digits: that is an IPv4 address.
+    let numeric = id
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+    if id.is_empty() || !labels_ok || numeric {
+        return Err(format!(
+            "{s:?} is not a domain name (an IP address cannot be one)"
+        ));
+    }
+    let host = public_url.host();
+    if host != id && !host.ends_with(&format!(".{id}")) {
+        return Err(format!(
+            "{id:?} must be the public URL's host ({host}) or a domain above it"
+        ));
+    }
+    Ok(id)
 }
 
 fn parse_cookie_domain(s: &str) -> Result<String, String> {

@@ -14,6 +14,10 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
         Body::Empty => (None, Bytes::new()),
         Body::Json(b) => (Some("application/json"), Bytes::from(b)),
         Body::Html(s) => (Some("text/html; charset=utf-8"), Bytes::from(s)),
+        Body::Script(s) => (
+            Some("text/javascript; charset=utf-8"),
+            Bytes::from_static(s.as_bytes()),
+        ),
     };
     let mut resp = ResponseHeader::build(reply.status, Some(reply.headers.len() + 4))?;
     if let Some(ct) = content_type {
@@ -26,14 +30,19 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
     }
     resp.insert_header("x-request-id", request_id)?;
     if content_type.is_some_and(|c| c.starts_with("text/html")) {
-        // Pages are self-contained: no scripts, no framing, no outside resources. Inline SVG
-        // (the QR code of an authenticator app's setup) is markup, which no directive governs.
+        // Pages are self-contained: no framing, no outside resources, and no script but the
+        // gateway's own file (`/auth/static/webauthn.js`), which calls back to this origin only.
+        // Inline SVG (the QR code of an authenticator app's setup) is markup, which no directive
+        // governs.
         resp.insert_header(
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
         )?;
         resp.insert_header("x-frame-options", "DENY")?;
         resp.insert_header("referrer-policy", "same-origin")?;
+        resp.insert_header("x-content-type-options", "nosniff")?;
+    }
+    if content_type.is_some_and(|c| c.starts_with("text/javascript")) {
         resp.insert_header("x-content-type-options", "nosniff")?;
     }
     for (name, value) in reply.headers {

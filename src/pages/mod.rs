@@ -1,12 +1,14 @@
 //! The gateway's HTML: the sign-in (and sign-up) page, the second-factor pages, the account page
 //! and the error pages.
-//! Self-contained (inline CSS, no scripts, no external assets, light and dark), plain forms
-//! that post to the `/auth` routes, and every value from a user escaped.
+//! Self-contained (inline CSS, no external assets, light and dark), plain forms that post to
+//! the `/auth` routes, and every value from a user escaped. The one script is the gateway's own
+//! `webauthn.js` for passkeys (`passkeys.rs`), which nothing else needs.
 
 mod account;
 mod device;
 mod layout;
 mod mfa;
+pub mod passkeys;
 mod sign_in;
 mod status;
 

@@ -17,14 +17,15 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::sessions::{self, NewSession, SessionInfo, Sessions};
-use super::{Db, StoreError};
+use super::{webauthn, Db, StoreError};
 
 /// Wrong codes a pending sign-in survives; the fifth ends it.
 pub const MAX_FAILURES: i32 = 5;
 
-/// Whether the user (`$1`) has a second factor. Passkeys will add a clause here.
-const HAS_FACTOR: &str =
-    "EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)";
+/// Whether the user (`$1`) has a second factor.
+pub(super) const HAS_FACTOR: &str =
+    "(EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL)
+      OR EXISTS (SELECT 1 FROM webauthn_credentials WHERE user_id = $1))";
 
 /// A recovery code as stored: a salt and the SHA-256 of salt and code (`auth/mfa/recovery.rs`).
 #[derive(Clone, PartialEq, Eq)]
@@ -44,12 +45,14 @@ impl std::fmt::Debug for StoredCode {
 pub struct Factors {
     /// A confirmed authenticator app.
     pub totp: bool,
+    /// How many WebAuthn credentials (passkeys, security keys).
+    pub webauthn: i64,
     pub recovery_codes_left: i64,
 }
 
 impl Factors {
     pub fn any(&self) -> bool {
-        self.totp
+        self.totp || self.webauthn > 0
     }
 
     /// The `method` names `/auth/login/mfa` accepts for this user.
@@ -57,6 +60,9 @@ impl Factors {
         let mut m = Vec::new();
         if self.totp {
             m.push("totp");
+        }
+        if self.webauthn > 0 {
+            m.push("webauthn");
         }
         if self.recovery_codes_left > 0 {
             m.push("recovery");
@@ -70,13 +76,15 @@ pub async fn factors(db: &Db, user_id: Uuid) -> Result<Factors, StoreError> {
     let row = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL),
-                    (SELECT count(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL)",
+                    (SELECT count(*) FROM mfa_recovery_codes WHERE user_id = $1 AND used_at IS NULL),
+                    (SELECT count(*) FROM webauthn_credentials WHERE user_id = $1)",
             &[&user_id],
         )
         .await?;
     Ok(Factors {
         totp: row.try_get(0)?,
         recovery_codes_left: row.try_get(1)?,
+        webauthn: row.try_get(2)?,
     })
 }
 
@@ -87,6 +95,8 @@ pub enum Proof<'a> {
     Totp(&'a (dyn Fn(&[u8]) -> Option<i64> + Sync)),
     /// Given the user's unused recovery codes, the position of the one presented, if any.
     Recovery(&'a (dyn Fn(&[StoredCode]) -> Option<usize> + Sync)),
+    /// An answer to a WebAuthn ceremony (`store/webauthn.rs`).
+    Webauthn(webauthn::Proof<'a>),
 }
 
 impl Proof<'_> {
@@ -94,6 +104,7 @@ impl Proof<'_> {
         match self {
             Proof::Totp(_) => "totp",
             Proof::Recovery(_) => "recovery",
+            Proof::Webauthn(_) => "webauthn",
         }
     }
 }
@@ -111,10 +122,17 @@ pub struct Spent {
 pub async fn spend(
     client: &impl GenericClient,
     user_id: Uuid,
+    pending_id: Option<Uuid>,
     proof: Proof<'_>,
     now: OffsetDateTime,
 ) -> Result<Option<Spent>, StoreError> {
     match proof {
+        Proof::Webauthn(p) => {
+            let spent = webauthn::spend(client, user_id, pending_id, &p, now).await?;
+            Ok(spent.then_some(Spent {
+                recovery_codes_left: None,
+            }))
+        }
         Proof::Totp(check) => {
             let row = client
                 .query_opt(
@@ -265,7 +283,7 @@ pub async fn confirm_totp(
     Ok(Confirmed::Done { first })
 }
 
-async fn replace_codes(
+pub(super) async fn replace_codes(
     client: &impl GenericClient,
     user_id: Uuid,
     codes: &[StoredCode],
@@ -306,13 +324,19 @@ pub async fn renew_codes(
     let mut client = db.conn("mfa_codes_renew").await?;
     let tx = client.transaction().await?;
     // Held until commit, so a concurrent removal of the factor waits and then takes these too.
-    let factor = tx
+    let totp = tx
         .query_opt(
             "SELECT 1 FROM mfa_totp WHERE user_id = $1 AND confirmed_at IS NOT NULL FOR SHARE",
             &[&user_id],
         )
         .await?;
-    if factor.is_none() {
+    let passkeys = tx
+        .query(
+            "SELECT 1 FROM webauthn_credentials WHERE user_id = $1 FOR SHARE",
+            &[&user_id],
+        )
+        .await?;
+    if totp.is_none() && passkeys.is_empty() {
         return Ok(false);
     }
     replace_codes(&*tx, user_id, codes, now).await?;
@@ -352,6 +376,16 @@ pub(super) async fn clear(
     if factors {
         tx.execute("DELETE FROM mfa_totp WHERE user_id = $1", &[&user_id])
             .await?;
+        tx.execute(
+            "DELETE FROM webauthn_credentials WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM webauthn_ceremonies WHERE user_id = $1",
+            &[&user_id],
+        )
+        .await?;
         tx.execute(
             "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
             &[&user_id],
@@ -416,6 +450,25 @@ pub async fn pending_user(
         .transpose()
 }
 
+/// The live pending sign-in under `token_hash`: its id and user, for a WebAuthn ceremony begun
+/// for it.
+pub async fn pending_sign_in(
+    db: &Db,
+    token_hash: &[u8; 32],
+    now: OffsetDateTime,
+) -> Result<Option<(Uuid, Uuid)>, StoreError> {
+    let client = db.conn("mfa_sign_in_pending").await?;
+    let row = client
+        .query_opt(
+            "SELECT id, user_id FROM mfa_pending
+             WHERE token_hash = $1 AND expires_at > $2 AND failures < $3",
+            &[&token_hash.as_slice(), &now, &MAX_FAILURES],
+        )
+        .await?;
+    row.map(|r| Ok::<_, StoreError>((r.try_get(0)?, r.try_get(1)?)))
+        .transpose()
+}
+
 /// How a second step ended.
 #[derive(Debug)]
 pub enum Finished {
@@ -469,7 +522,7 @@ pub async fn finish_sign_in(
         tx.commit().await?;
         return Ok(Finished::Gone);
     }
-    let Some(spent) = spend(&*tx, user_id, proof, now).await? else {
+    let Some(spent) = spend(&*tx, user_id, Some(pending), proof, now).await? else {
         let failures: i32 = tx
             .query_one(
                 "UPDATE mfa_pending SET failures = failures + 1 WHERE id = $1 RETURNING failures",
@@ -526,7 +579,7 @@ pub async fn step_up(
 ) -> Result<SteppedUp, StoreError> {
     let mut client = db.conn("mfa_step_up").await?;
     let tx = client.transaction().await?;
-    let Some(spent) = spend(&*tx, user_id, proof, now).await? else {
+    let Some(spent) = spend(&*tx, user_id, None, proof, now).await? else {
         tx.commit().await?;
         return Ok(SteppedUp::WrongCode);
     };
@@ -545,7 +598,8 @@ pub async fn everyone(db: &Db) -> Result<Vec<(Uuid, Factors)>, StoreError> {
         .query(
             "SELECT u.id,
                     EXISTS (SELECT 1 FROM mfa_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL),
-                    (SELECT count(*) FROM mfa_recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL)
+                    (SELECT count(*) FROM mfa_recovery_codes r WHERE r.user_id = u.id AND r.used_at IS NULL),
+                    (SELECT count(*) FROM webauthn_credentials w WHERE w.user_id = u.id)
              FROM users u",
             &[],
         )
@@ -557,6 +611,7 @@ pub async fn everyone(db: &Db) -> Result<Vec<(Uuid, Factors)>, StoreError> {
                 Factors {
                     totp: r.try_get(1)?,
                     recovery_codes_left: r.try_get(2)?,
+                    webauthn: r.try_get(3)?,
                 },
             ))
         })

@@ -10,6 +10,7 @@ pub mod mfa;
 pub mod sessions;
 pub mod signup;
 pub mod users;
+pub mod webauthn;
 
 pub use crate::config::{database_name, redact_url};
 

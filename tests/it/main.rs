@@ -26,6 +26,7 @@ mod mfa;
 mod mfa_pages;
 mod mfa_races;
 mod openapi_contract;
+mod passkeys;
 mod policy_cli;
 mod process;
 mod proxying;

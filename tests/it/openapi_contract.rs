@@ -17,7 +17,12 @@ async fn the_document_is_served() {
 async fn schemathesis_finds_no_server_error_and_no_response_breaking_the_document() {
     let bin = tool("schemathesis")
         .expect("schemathesis is not installed: scripts/setup puts it in .venv (or pip install schemathesis)");
-    let gw = Gateway::start().await;
+    // A host name as the public URL, so passkeys are on and their routes parse what they get
+    // (with an IP address they answer 404 webauthn_unavailable before reading a body).
+    let gw = Gateway::start_with(
+        Options::default().env("GATEHOUSE_PUBLIC_URL", "http://localhost:8000"),
+    )
+    .await;
     let jar = gw.signup("alice").await;
     let run = tokio::process::Command::new(bin)
         .args(["run", &gw.url("/auth/openapi.json"), "--max-examples", "25", "--seed", "1"])

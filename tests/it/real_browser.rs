@@ -15,6 +15,21 @@ fn root() -> &'static Path {
 /// Runs `tests/browser/<script>` with `args` and returns its standard output; fails the test,
 /// with the gateway's log, when the script does.
 async fn run_browser(gw: &Gateway, script: &str, args: &[&str], env: &[(&str, PathBuf)]) -> String {
+    run_browser_with(gw, &gw.base, script, args, env).await
+}
+
+/// [`run_browser`] at `base` instead of the gateway's own address.
+async fn run_browser_at(gw: &Gateway, base: &str, script: &str, args: &[&str]) -> String {
+    run_browser_with(gw, base, script, args, &[]).await
+}
+
+async fn run_browser_with(
+    gw: &Gateway,
+    base: &str,
+    script: &str,
+    args: &[&str],
+    env: &[(&str, PathBuf)],
+) -> String {
     let chromium = chromium().expect("chromium is not installed: scripts/setup installs it");
     for package in ["playwright-core", "axe-core"] {
         assert!(
@@ -29,7 +44,7 @@ async fn run_browser(gw: &Gateway, script: &str, args: &[&str], env: &[(&str, Pa
     let mut command = tokio::process::Command::new(node);
     command
         .arg(root().join("tests/browser").join(script))
-        .arg(&gw.base)
+        .arg(base)
         .args(args)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true);
@@ -147,4 +162,18 @@ upstream = "http://127.0.0.1:{dead}"
             }
         }
     }
+}
+
+#[tokio::test]
+async fn chromium_registers_a_passkey_and_signs_in_with_it_alone() {
+    // `localhost`, not an IP address: the relying party id must be a domain.
+    let gw = Gateway::start_env(&[
+        ("GATEHOUSE_COOKIE_SECURE", "false"),
+        ("GATEHOUSE_PUBLIC_URL", "http://localhost:{port}"),
+    ])
+    .await;
+    assert_eq!(gw.register("alice", PASSWORD).await.status, 201);
+    let base = gw.base.replace("127.0.0.1", "localhost");
+    let stdout = run_browser_at(&gw, &base, "passkeys.mjs", &["alice", PASSWORD]).await;
+    assert!(stdout.contains("ok: the session is two-factor"), "{stdout}");
 }

@@ -6,13 +6,14 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{canonical, confirm_password, recovery, reserve, totp, Presented};
+use super::{canonical, confirm_password, recovery, reserve, totp, webauthn, Presented};
 use crate::auth::input::Accepts;
 use crate::auth::Request;
 use crate::error::Error;
 use crate::reply::Reply;
 use crate::store::audit::{self, Event};
 use crate::store::mfa::{self, Confirmed, SteppedUp};
+use crate::store::webauthn::Purpose;
 use crate::App;
 
 #[derive(Deserialize)]
@@ -28,7 +29,10 @@ struct ConfirmBody {
 #[derive(Deserialize)]
 struct CodeBody {
     method: String,
-    code: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    credential: Option<serde_json::Value>,
 }
 
 fn random_failed(e: getrandom::Error) -> Error {
@@ -43,7 +47,7 @@ pub async fn status(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         200,
         &json!({
             "totp": f.totp,
-            "webauthn": [],
+            "webauthn": webauthn::listed(app, id.user_id).await?,
             "recovery_codes_left": f.recovery_codes_left,
         }),
     ))
@@ -156,7 +160,14 @@ pub async fn renew_codes(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
 pub async fn verify(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: CodeBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
-    let presented = Presented::parse(&body.method, &body.code, req.now)?;
+    let presented = Presented::from_body(
+        &app.config,
+        &body.method,
+        body.code.as_deref(),
+        body.credential.as_ref(),
+        Purpose::StepUp,
+        req.now,
+    )?;
     let method = presented.method();
     if !mfa::factors(&app.db, id.user_id).await?.any() {
         return Err(Error::MfaNotEnrolled);

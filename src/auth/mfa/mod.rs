@@ -3,14 +3,15 @@
 //! remove and step up with them (`manage.rs`). The store (`store/mfa.rs`) keeps them and spends
 //! codes atomically; what a presented code is checked with is built here ([`Presented`]).
 //!
-//! Passkeys (WebAuthn) are to slot in beside TOTP: one more [`Presented`] kind, one more
-//! `Proof` and factor table in the store, one more name in `methods`.
+//! Passkeys (WebAuthn, `webauthn.rs`) slot in beside TOTP: one more [`Presented`] kind, one
+//! more `Proof` and factor table in the store, one more name in `methods`.
 
 pub mod forms;
 mod manage;
 pub mod recovery;
 pub mod sign_in;
 pub mod totp;
+pub mod webauthn;
 
 use std::net::IpAddr;
 
@@ -21,15 +22,26 @@ use super::{input, Identity};
 use crate::error::Error;
 use crate::store::mfa::{Proof, StoredCode};
 use crate::store::users;
+use crate::store::webauthn::{self as webauthn_store, StoredPasskey, Used};
 use crate::App;
 pub use manage::{confirm_totp, remove_totp, renew_codes, start_totp, status, verify};
+pub use webauthn::{
+    passkey_finish, passkey_start, register_finish, register_start, remove as remove_passkey,
+    sign_in_start as webauthn_sign_in_start, step_up_start as webauthn_step_up_start,
+};
 
 type TotpCheck = Box<dyn Fn(&[u8]) -> Option<i64> + Send + Sync>;
 type RecoveryCheck = Box<dyn Fn(&[StoredCode]) -> Option<usize> + Send + Sync>;
+type WebauthnCheck = Box<dyn Fn(&str, &[StoredPasskey]) -> Option<Used> + Send + Sync>;
 
 enum Check {
     Totp(TotpCheck),
     Recovery(RecoveryCheck),
+    Webauthn {
+        challenge: Vec<u8>,
+        purpose: webauthn_store::Purpose,
+        check: WebauthnCheck,
+    },
 }
 
 /// A code a client presented, checked for shape and ready to be checked against the store.
@@ -63,8 +75,11 @@ impl Presented {
                     recovery::find(stored, &code)
                 }))))
             }
+            "webauthn" => Err(Error::Invalid(
+                "method \"webauthn\" takes a credential, not a code.".into(),
+            )),
             _ => Err(Error::Invalid(
-                "method must be \"totp\" or \"recovery\".".into(),
+                "method must be \"totp\", \"recovery\" or \"webauthn\".".into(),
             )),
         }
     }
@@ -73,11 +88,43 @@ impl Presented {
         match &self.0 {
             Check::Totp(f) => Proof::Totp(f.as_ref()),
             Check::Recovery(f) => Proof::Recovery(f.as_ref()),
+            Check::Webauthn {
+                challenge,
+                purpose,
+                check,
+            } => Proof::Webauthn(webauthn_store::Proof {
+                challenge,
+                purpose: *purpose,
+                check: check.as_ref(),
+            }),
         }
     }
 
     pub fn method(&self) -> &'static str {
         self.proof().method()
+    }
+
+    /// What a second step or step-up body presents: a `code` for `totp` and `recovery`, a
+    /// `credential` (an answer to the ceremony begun for `purpose`) for `webauthn`.
+    pub fn from_body(
+        config: &crate::config::Config,
+        method: &str,
+        code: Option<&str>,
+        credential: Option<&serde_json::Value>,
+        purpose: webauthn_store::Purpose,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
+        match (method, code, credential) {
+            ("webauthn", _, Some(c)) => Self::webauthn(config, c, purpose),
+            ("webauthn", _, None) => Err(Error::Invalid(
+                "method \"webauthn\" needs a credential.".into(),
+            )),
+            (method, Some(code), _) => Self::parse(method, code, now),
+            (method, None, _) => {
+                // An unknown method is named as such before a missing code.
+                Self::parse(method, "", now)
+            }
+        }
     }
 }
 

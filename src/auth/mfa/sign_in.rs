@@ -24,6 +24,7 @@ use crate::store::audit::{self, Event};
 use crate::store::mfa::{self, Factors, Finished};
 use crate::store::sessions::NewSession;
 use crate::store::users;
+use crate::store::webauthn::Purpose;
 use crate::App;
 
 /// How long the second step may take.
@@ -78,7 +79,10 @@ pub fn is_pending(app: &App, reply: &Reply) -> bool {
 #[derive(Deserialize)]
 struct SecondStep {
     method: String,
-    code: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    credential: Option<serde_json::Value>,
     #[serde(default)]
     mfa_token: Option<String>,
     #[serde(default)]
@@ -88,7 +92,14 @@ struct SecondStep {
 /// `POST /auth/login/mfa`.
 pub async fn finish(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: SecondStep = req.parse(Accepts::JsonOrForm)?;
-    let presented = Presented::parse(&body.method, &body.code, req.now)?;
+    let presented = Presented::from_body(
+        &app.config,
+        &body.method,
+        body.code.as_deref(),
+        body.credential.as_ref(),
+        Purpose::SignIn,
+        req.now,
+    )?;
     let method = presented.method();
     let from_body = body.mfa_token.is_some();
     // As with refresh: a token the client holds itself is answered in the body.

@@ -130,7 +130,14 @@ impl Gateway {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();
-            env.extend(options.env.iter().cloned());
+            // `{port}` in a value is the public port chosen here (a public URL on `localhost`
+            // with the real port, for passkeys in a real browser).
+            env.extend(
+                options
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.replace("{port}", &port.to_string()))),
+            );
             env.retain(|(k, _)| !options.unset.contains(k));
             let config_path = options.config.as_ref().map(|text| {
                 let path = log.with_extension("toml");
