@@ -179,6 +179,10 @@ async fn account_page(
         .ok_or(Error::Unauthorized)?;
     let sessions = app.sessions.list_active(id.user_id, req.now).await?;
     let factors = mfa::factors(&app.db, id.user_id).await?;
+    let passkeys = match app.config.webauthn_rp_id {
+        Some(_) => Some(crate::store::webauthn::list(&app.db, id.user_id).await?),
+        None => None,
+    };
     let groups: Vec<&str> = id.groups().collect();
     // Back to `rd`, named by its host; without one, to the public URL.
     let public = format!("{}/", app.config.public_url.as_str().trim_end_matches('/'));
@@ -204,6 +208,7 @@ async fn account_page(
             totp: factors.totp,
             recovery_codes_left: factors.recovery_codes_left,
             error: view.security_error,
+            passkeys: passkeys.as_deref(),
         },
     });
     let reply = page(app, view.status, html);

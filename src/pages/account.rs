@@ -37,6 +37,8 @@ pub struct Security<'a> {
     pub recovery_codes_left: i64,
     /// Why turning the app off or renewing the recovery codes was refused.
     pub error: Option<&'a str>,
+    /// The user's passkeys; `None` when passkeys are off on this gateway.
+    pub passkeys: Option<&'a [crate::store::webauthn::Listed]>,
 }
 
 pub struct Back<'a> {
@@ -212,11 +214,14 @@ autocomplete=\"current-password\" required aria-describedby=\"codes-hint\">\
     } else {
         body.push_str("<p class=\"muted\">You get ten with your first second factor.</p>");
     }
-    // Passkeys (docs/contract.md §10) are listed and added here.
-    body.push_str(
-        "<h3 id=\"passkeys\">Passkeys</h3><p class=\"muted\">Passkeys cannot be added here \
-yet.</p></section>",
-    );
+    match p.security.passkeys {
+        Some(list) => body.push_str(&super::passkeys::account_section(list)),
+        None => body.push_str(
+            "<h3 id=\"passkeys\">Passkeys</h3><p class=\"muted\">Passkeys are not set up on \
+this gateway.</p>",
+        ),
+    }
+    body.push_str("</section>");
 }
 
 /// The account page's own address, keeping its `rd`: where a setup started here returns.
@@ -307,6 +312,7 @@ mod tests {
                 totp: false,
                 recovery_codes_left: 0,
                 error: None,
+                passkeys: None,
             },
         })
     }
@@ -391,6 +397,7 @@ mod tests {
                 totp: false,
                 recovery_codes_left: 0,
                 error: None,
+                passkeys: None,
             },
         });
         assert!(refused.contains("role=\"alert\" tabindex=\"-1\" autofocus>The new passwords"));
@@ -429,6 +436,7 @@ mod tests {
                 totp: true,
                 recovery_codes_left: 7,
                 error: Some("The password is not right."),
+                passkeys: None,
             },
         });
         assert!(on.contains("action=\"/auth/mfa/totp/remove\""));

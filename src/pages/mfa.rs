@@ -48,6 +48,8 @@ pub struct CodePage<'a> {
     pub error: Option<&'a str>,
     /// The signed-in username, for step-up.
     pub who: Option<&'a str>,
+    /// Whether to offer a passkey beside the code (passkeys are on, and may be the user's).
+    pub passkeys: bool,
 }
 
 fn rd_query(rd: &str) -> String {
@@ -129,7 +131,12 @@ autocapitalize=\"none\" spellcheck=\"false\" aria-describedby=\"code-hint\"{focu
         method = p.kind.method(),
     );
     // Passkeys (docs/contract.md §10) add their button here, beside the code form.
-    body.push_str(&passkey_slot(p.step));
+    if p.passkeys {
+        body.push_str(&super::passkeys::second_step_button(
+            p.rd,
+            p.step == CodeStep::SignIn,
+        ));
+    }
     match (p.step, p.who) {
         (CodeStep::SignIn, _) => {
             let _ = write!(
@@ -149,11 +156,6 @@ autocapitalize=\"none\" spellcheck=\"false\" aria-describedby=\"code-hint\"{focu
     }
     body.push_str("</div>");
     layout(title, &body)
-}
-
-/// Where the passkey button of a code form goes: nothing until passkeys exist.
-fn passkey_slot(_step: CodeStep) -> String {
-    String::new()
 }
 
 /// Where leaving a setup goes: back to the account page it started from, else to the account
@@ -300,6 +302,7 @@ mod tests {
             rd: "/docs?a=1",
             error,
             who: Some("alice"),
+            passkeys: false,
         })
     }
 

@@ -45,22 +45,27 @@ Sign in with a passkey</button></p><p class=\"hint\" data-passkey-status role=\"
 /// The sign-in page's second step (or the step-up page) with a passkey button: `second_step`
 /// for a pending sign-in, otherwise a step-up of the current session.
 pub fn with_second_step_button(html: String, rd: &str, second_step: bool) -> String {
+    after_first_form(html, &second_step_button(rd, second_step))
+}
+
+/// The passkey button of a code form, for a page that places it itself.
+pub fn second_step_button(rd: &str, second_step: bool) -> String {
     let attr = if second_step {
         "data-passkey-second-step"
     } else {
         "data-passkey-step-up"
     };
-    let extra = format!(
+    format!(
         "<p><button type=\"button\" class=\"secondary\" {attr} data-rd=\"{}\" hidden>\
 Use a passkey or security key</button></p><p class=\"hint\" data-passkey-status role=\"status\"></p>{SCRIPT}",
         escape(rd)
-    );
-    after_first_form(html, &extra)
+    )
 }
 
-/// The account page's "Passkeys" subsection: the list with remove forms, and "Add a passkey".
+/// The account page's "Passkeys" subsection, inside its second-factor section: the list with
+/// remove forms, and "Add a passkey".
 pub fn account_section(passkeys: &[Listed]) -> String {
-    let mut s = String::from("<section><h2>Passkeys</h2>");
+    let mut s = String::from("<h3 id=\"passkeys\">Passkeys</h3>");
     if passkeys.is_empty() {
         s.push_str("<p class=\"muted\">No passkey or security key yet.</p>");
     } else {
@@ -91,7 +96,6 @@ autocomplete=\"current-password\" required></label><button type=\"submit\">Remov
 <p class=\"hint\" data-passkey-status role=\"status\"></p>",
     );
     s.push_str(SCRIPT);
-    s.push_str("</section>");
     s
 }
 

@@ -251,7 +251,7 @@ async fn setting_up_an_app_through_the_forms_shows_the_qr_code_then_the_codes_on
     );
     let csp = r.header("content-security-policy").unwrap();
     assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self';"),
         "{csp}"
     );
     let secret: String = html

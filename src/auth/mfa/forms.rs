@@ -89,6 +89,7 @@ pub async fn mfa_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
             rd,
             error: None,
             who: Some(id.username()),
+            passkeys: app.config.webauthn_rp_id.is_some() && factors.webauthn > 0,
         })
     };
     let reply = page(app, 200, html);
@@ -314,6 +315,9 @@ fn code_page(
         rd,
         error,
         who: None,
+        // Whose sign-in this is shows only once the ceremony starts: the button is offered
+        // whenever passkeys are on, and answers for a user without one that they have none.
+        passkeys: app.config.webauthn_rp_id.is_some(),
     });
     page(app, status, html)
 }
