@@ -57,8 +57,13 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderTimeout<A> {
         stream: Stream,
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
-        // A connection handed back for reuse is already wrapped.
-        let stream: Stream = if stream.as_any().is::<Guarded>() {
+        // A connection handed back for reuse is already wrapped. An HTTP/2 connection is
+        // framed, not a sequence of heads: its bounds are the h2 limits (gateway/h2.rs).
+        let stream: Stream = if stream.as_any().is::<Guarded>()
+            || matches!(
+                stream.selected_alpn_proto(),
+                Some(pingora::protocols::ALPN::H2)
+            ) {
             stream
         } else {
             Box::new(Guarded::new(stream, self.limit, self.expired.clone()))

@@ -221,6 +221,7 @@ impl ProxyHttp for Gateway {
             identity: ctx.identity.as_ref().map(|i| &i.header_values),
             peer: ctx.peer,
             peer_trusted: ctx.peer_trusted,
+            tls: app.tls.is_some(),
             request_id: &ctx.request_id,
         };
         super::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
