@@ -296,6 +296,7 @@ pub(crate) mod tests {
                 crate::access::RouteTable::build(&config, &metrics, 0).unwrap(),
             ),
             metrics,
+            tls: None,
             draining: AtomicBool::new(false),
             config,
         }
