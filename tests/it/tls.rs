@@ -676,3 +676,44 @@ async fn h2_streams_and_header_lists_are_bounded() {
     let r = gw.req("GET", "/auth/me").send().await.unwrap();
     assert_eq!(r.status(), 401);
 }
+
+#[tokio::test]
+async fn h2_header_blocks_are_held_to_the_header_timeout() {
+    let certs = Certs::new();
+    let gw = tls_gateway(
+        &certs,
+        Options::default().env("GATEHOUSE_HEADER_TIMEOUT", "1s"),
+    )
+    .await;
+    // A connection that never sends a request, and one that drips a header block: each is
+    // closed, well before the 60 s h2 idle timeout (read_until_end waits 10 s).
+    let mut silent = h2_connection(&gw).await;
+    let mut dripping = h2_connection(&gw).await;
+    dripping
+        .write_all(&frame(HEADERS, END_STREAM, 1, &get_block()))
+        .await
+        .unwrap();
+    let drip = async {
+        for _ in 0..40 {
+            if dripping
+                .write_all(&frame(CONTINUATION, 0, 1, &[]))
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        read_until_end(&mut dripping).await
+    };
+    let (silent_end, dripping_end) = tokio::join!(read_until_end(&mut silent), drip);
+    assert!(silent_end.is_some(), "a silent h2 connection stayed open");
+    assert!(dripping_end.is_some(), "a dripped header block stayed open");
+    // A prompt client on a connection of its own is served, with the clock stopped between
+    // its requests.
+    let r = gw.req("GET", "/auth/me").send().await.unwrap();
+    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 401));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let r = gw.req("GET", "/auth/me").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+}
