@@ -160,8 +160,8 @@ impl H2Scan {
                 if kind == H2_HEADERS {
                     self.open = true;
                 }
-                self.ends_block = matches!(kind, H2_HEADERS | H2_CONTINUATION)
-                    && flags & H2_END_HEADERS != 0;
+                self.ends_block =
+                    matches!(kind, H2_HEADERS | H2_CONTINUATION) && flags & H2_END_HEADERS != 0;
                 self.skip = len;
                 if len == 0 {
                     self.payload_done();
@@ -462,7 +462,17 @@ mod tests {
 
     fn h2_frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
         let len = payload.len();
-        let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags, 0, 0, 0, 1];
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            1,
+        ];
         f.extend_from_slice(payload);
         f
     }
@@ -493,7 +503,10 @@ mod tests {
         let mut more = open.clone();
         more.extend(h2_frame(H2_CONTINUATION, 0, b"de"));
         more.extend(h2_frame(H2_CONTINUATION, 0, b""));
-        assert!(h2_waiting(&more), "CONTINUATION without END_HEADERS keeps it open");
+        assert!(
+            h2_waiting(&more),
+            "CONTINUATION without END_HEADERS keeps it open"
+        );
         let mut done = more.clone();
         done.extend(h2_frame(H2_CONTINUATION, H2_END_HEADERS, b"f"));
         assert!(!h2_waiting(&done));

@@ -48,9 +48,7 @@ impl Certificate {
                 PKey::private_key_from_pem(&pem)
                     .map_err(|e| key_err(format!("not a PEM private key ({e})")))
             })?;
-        let matches = leaf
-            .public_key()
-            .is_ok_and(|public| public.public_eq(&key));
+        let matches = leaf.public_key().is_ok_and(|public| public.public_eq(&key));
         if !matches {
             return Err(key_err(format!(
                 "does not belong to the certificate in {}",
@@ -64,8 +62,16 @@ impl Certificate {
     pub fn fingerprint(&self) -> String {
         self.chain
             .first()
-            .and_then(|leaf| leaf.digest(pingora::tls::hash::MessageDigest::sha256()).ok())
-            .map(|d| d.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"))
+            .and_then(|leaf| {
+                leaf.digest(pingora::tls::hash::MessageDigest::sha256())
+                    .ok()
+            })
+            .map(|d| {
+                d.iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            })
             .unwrap_or_default()
     }
 

@@ -101,8 +101,8 @@ pub fn rewrite(
     let https = f.tls
         || f.peer_trusted
             && headers
-            .get(X_FORWARDED_PROTO)
-            .is_some_and(|v| v.as_bytes() == b"https");
+                .get(X_FORWARDED_PROTO)
+                .is_some_and(|v| v.as_bytes() == b"https");
     let proto = HeaderValue::from_static(if https { "https" } else { "http" });
     headers.insert(X_FORWARDED_PROTO, proto);
     let host = f

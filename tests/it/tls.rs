@@ -36,7 +36,14 @@ impl Certs {
     /// A new key and certificate written to `cert` and `key` in the directory.
     fn make(&self, cert: &str, key: &str) {
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
             .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
             .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
             .arg("-keyout")
@@ -45,7 +52,11 @@ impl Certs {
             .arg(self.path(cert))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// The SHA-256 fingerprint of a certificate file, as OpenSSL's command line computes it.
@@ -83,12 +94,15 @@ fn port(gw: &Gateway) -> u16 {
 /// h2 by ALPN, so the harness's helpers (sign-up, cookie jars) run over HTTP/2.
 async fn tls_gateway(certs: &Certs, options: Options) -> Gateway {
     let options = options
-        .env("GATEHOUSE_TLS_CERT", certs.path("cert.pem").to_str().unwrap())
+        .env(
+            "GATEHOUSE_TLS_CERT",
+            certs.path("cert.pem").to_str().unwrap(),
+        )
         .env("GATEHOUSE_TLS_KEY", certs.path("key.pem").to_str().unwrap());
     let mut gw = Gateway::start_with(options).await;
     let port = port(&gw);
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(certs.path("cert.pem")).unwrap())
-        .unwrap();
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(certs.path("cert.pem")).unwrap()).unwrap();
     gw.base = format!("https://localhost:{port}");
     gw.http = reqwest::Client::builder()
         .add_root_certificate(ca)
@@ -104,7 +118,14 @@ async fn tls_gateway(certs: &Certs, options: Options) -> Gateway {
 fn curl(certs: &Certs, gw: &Gateway, args: &[&str]) -> (u16, String, String, i32) {
     let port = port(gw);
     let out = Command::new("curl")
-        .args(["-sS", "-v", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+        .args([
+            "-sS",
+            "-v",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{http_version}",
+        ])
         .arg("--cacert")
         .arg(certs.path("cert.pem"))
         .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
@@ -132,13 +153,25 @@ async fn curl_negotiates_h2_and_http11_over_tls_12_and_13() {
     let gw = tls_gateway(&certs, Options::default()).await;
     let cases: &[(&[&str], &str, &str)] = &[
         (&["--http2", "--tlsv1.3"], "2", "TLSv1.3"),
-        (&["--http2", "--tlsv1.2", "--tls-max", "1.2"], "2", "TLSv1.2"),
+        (
+            &["--http2", "--tlsv1.2", "--tls-max", "1.2"],
+            "2",
+            "TLSv1.2",
+        ),
         (&["--http1.1", "--tlsv1.3"], "1.1", "TLSv1.3"),
-        (&["--http1.1", "--tlsv1.2", "--tls-max", "1.2"], "1.1", "TLSv1.2"),
+        (
+            &["--http1.1", "--tlsv1.2", "--tls-max", "1.2"],
+            "1.1",
+            "TLSv1.2",
+        ),
     ];
     for (args, version, tls) in cases {
         let got = curl(&certs, &gw, args);
-        assert_eq!(got, (401, version.to_string(), tls.to_string(), 0), "{args:?}");
+        assert_eq!(
+            got,
+            (401, version.to_string(), tls.to_string(), 0),
+            "{args:?}"
+        );
     }
 }
 
@@ -163,7 +196,12 @@ async fn tls_1_1_is_refused() {
     assert!(text.contains("alert protocol version"), "{text}");
     // The same client at TLS 1.2 gets in: the refusal is about the version.
     let out = Command::new("openssl")
-        .args(["s_client", "-tls1_2", "-connect", &format!("127.0.0.1:{}", port(&gw))])
+        .args([
+            "s_client",
+            "-tls1_2",
+            "-connect",
+            &format!("127.0.0.1:{}", port(&gw)),
+        ])
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
@@ -184,7 +222,11 @@ async fn sign_in_refresh_and_proxying_work_over_h2() {
 
     // The default cookies are `__Host-` and `Secure`: over https they need no setting.
     let jar = gw.signup("alice").await;
-    assert!(jar.header().contains("__Host-access_token="), "{}", jar.header());
+    assert!(
+        jar.header().contains("__Host-access_token="),
+        "{}",
+        jar.header()
+    );
     let me = gw.get("/auth/me", &jar).await;
     assert_eq!(me.status, 200, "{}", me.text());
     assert_eq!(me.json()["user"]["username"], "alice");
@@ -209,7 +251,9 @@ async fn sign_in_refresh_and_proxying_work_over_h2() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.echoed("x-auth-user"), ["alice"]);
     assert!(
-        r.cookies().iter().any(|c| c.contains("access_token=") && !c.contains("Max-Age=0")),
+        r.cookies()
+            .iter()
+            .any(|c| c.contains("access_token=") && !c.contains("Max-Age=0")),
         "{:?}",
         r.cookies()
     );
@@ -357,7 +401,10 @@ async fn sighup_serves_a_renewed_certificate_to_new_handshakes_and_keeps_connect
     certs.install("renewed.pem", "renewed.key");
     gw.hangup();
     let log = gw.log_once("TLS certificate reloaded").await;
-    assert!(log.contains(&renewed), "the log names the new certificate:\n{log}");
+    assert!(
+        log.contains(&renewed),
+        "the log names the new certificate:\n{log}"
+    );
 
     assert_eq!(new_handshake_fingerprint(&gw).await, renewed);
     // The old connection was not dropped and still speaks with its own certificate.
@@ -366,7 +413,11 @@ async fn sighup_serves_a_renewed_certificate_to_new_handshakes_and_keeps_connect
     assert_eq!(peer_fingerprint(&kept), first);
 
     // A broken renewal: one error line, and the running certificate stays.
-    std::fs::write(certs.path("cert.pem"), "-----BEGIN CERTIFICATE-----\nnope\n").unwrap();
+    std::fs::write(
+        certs.path("cert.pem"),
+        "-----BEGIN CERTIFICATE-----\nnope\n",
+    )
+    .unwrap();
     gw.hangup();
     let log = gw.log_once("TLS certificate not reloaded").await;
     let errors: Vec<&str> = log
@@ -399,7 +450,10 @@ fn start_without_db(env: &[(&str, &str)]) -> (i32, String) {
         .env_clear()
         .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/never")
         .env("GATEHOUSE_LISTEN", format!("127.0.0.1:{}", free_port()))
-        .env("GATEHOUSE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env(
+            "GATEHOUSE_ADMIN_LISTEN",
+            format!("127.0.0.1:{}", free_port()),
+        )
         .envs(env.iter().copied())
         .arg("serve")
         .output()
@@ -424,10 +478,8 @@ async fn a_bad_certificate_or_half_a_pair_stops_start_up_naming_it() {
         (s(&cert), s(&garbage), s(&garbage)),
         (s(&missing), s(&key), s(&missing)),
     ] {
-        let (code, stderr) = start_without_db(&[
-            ("GATEHOUSE_TLS_CERT", &cert),
-            ("GATEHOUSE_TLS_KEY", &key),
-        ]);
+        let (code, stderr) =
+            start_without_db(&[("GATEHOUSE_TLS_CERT", &cert), ("GATEHOUSE_TLS_KEY", &key)]);
         assert_eq!(code, 2, "{stderr}");
         assert!(stderr.contains(&names), "{stderr}");
     }
@@ -450,7 +502,10 @@ async fn the_redirect_listener_answers_308_to_the_https_public_url() {
     let gw = tls_gateway(
         &certs,
         Options::default()
-            .env("GATEHOUSE_REDIRECT_LISTEN", &format!("127.0.0.1:{redirect}"))
+            .env(
+                "GATEHOUSE_REDIRECT_LISTEN",
+                &format!("127.0.0.1:{redirect}"),
+            )
             .env("GATEHOUSE_PUBLIC_URL", "https://app.example.com"),
     )
     .await;
@@ -530,7 +585,8 @@ async fn read_until_end(s: &mut SslStream<TcpStream>) -> Option<End> {
             if s.read_exact(&mut head).await.is_err() {
                 return End::Closed;
             }
-            let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+            let len =
+                (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
             let mut payload = vec![0; len];
             if s.read_exact(&mut payload).await.is_err() {
                 return End::Closed;
@@ -540,7 +596,9 @@ async fn read_until_end(s: &mut SslStream<TcpStream>) -> Option<End> {
             }
         }
     };
-    tokio::time::timeout(Duration::from_secs(10), read).await.ok()
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .ok()
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -580,14 +638,20 @@ async fn h2_rapid_reset_ends_the_connection_and_others_are_still_served() {
     let end = read_until_end(&mut s).await;
     eprintln!("rapid reset: {end:?} after {sent} streams");
     assert!(
-        matches!(end, Some(End::GoAway(ENHANCE_YOUR_CALM)) | Some(End::Closed)),
+        matches!(
+            end,
+            Some(End::GoAway(ENHANCE_YOUR_CALM)) | Some(End::Closed)
+        ),
         "after {sent} reset streams: {end:?}"
     );
     assert!(sent < 10_000 || end.is_some());
 
     // Everyone else is still served, over h2 and HTTP/1.1.
     let r = gw.req("GET", "/auth/me").send().await.unwrap();
-    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 401));
+    assert_eq!(
+        (r.version(), r.status().as_u16()),
+        (reqwest::Version::HTTP_2, 401)
+    );
     let jar = gw.signup("alice").await;
     assert_eq!(gw.get("/auth/me", &jar).await.status, 200);
     let grown = rss_kib(gw.pid()).saturating_sub(before);
@@ -608,7 +672,11 @@ async fn h2_continuation_flood_ends_the_connection() {
             .unwrap();
         let mut literal = vec![0x00, 0x01, b'x', 0x7f, 0x00];
         literal.resize(payload_len.max(literal.len()), b'y');
-        let payload = if payload_len == 0 { Vec::new() } else { literal };
+        let payload = if payload_len == 0 {
+            Vec::new()
+        } else {
+            literal
+        };
         let mut batch = Vec::new();
         for _ in 0..100 {
             batch.extend(frame(CONTINUATION, 0, 1, &payload));
@@ -659,8 +727,14 @@ async fn h2_streams_and_header_lists_are_bounded() {
             )
         })
         .collect();
-    assert!(settings.contains(&(0x3, 100)), "MAX_CONCURRENT_STREAMS: {settings:?}");
-    assert!(settings.contains(&(0x6, 64 * 1024)), "MAX_HEADER_LIST_SIZE: {settings:?}");
+    assert!(
+        settings.contains(&(0x3, 100)),
+        "MAX_CONCURRENT_STREAMS: {settings:?}"
+    );
+    assert!(
+        settings.contains(&(0x6, 64 * 1024)),
+        "MAX_HEADER_LIST_SIZE: {settings:?}"
+    );
 
     // A header list past the bound is refused, and the connection keeps serving.
     let big = "v".repeat(70 * 1024);
@@ -712,7 +786,10 @@ async fn h2_header_blocks_are_held_to_the_header_timeout() {
     // A prompt client on a connection of its own is served, with the clock stopped between
     // its requests.
     let r = gw.req("GET", "/auth/me").send().await.unwrap();
-    assert_eq!((r.version(), r.status().as_u16()), (reqwest::Version::HTTP_2, 401));
+    assert_eq!(
+        (r.version(), r.status().as_u16()),
+        (reqwest::Version::HTTP_2, 401)
+    );
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let r = gw.req("GET", "/auth/me").send().await.unwrap();
     assert_eq!(r.status(), 401);
