@@ -41,7 +41,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$TMP/key.pem" -out "$TMP/cert.pem" 2>/dev/null
 chmod 644 "$TMP/key.pem" "$TMP/cert.pem"
 
-cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
+# NO_BUILD=1: measure the binaries already in $REL.
+[[ -n ${NO_BUILD:-} ]] ||
+  cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
 "$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
 "$REL"/examples/passthrough "$PT" "$UP" "$THREADS" "$TMP/cert.pem" "$TMP/key.pem" 2>/dev/null & pids+=($!)
 
