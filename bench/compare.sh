@@ -32,7 +32,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
+# NO_BUILD=1: measure the binaries already in $REL (say, while the tree has moved on).
+[[ -n ${NO_BUILD:-} ]] ||
+  cargo build --release --locked --bin gatehouse --example echo_upstream --example passthrough 2>&1 | tail -n1
 "$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
 "$REL"/examples/passthrough "$PT" "$UP" "$THREADS" 2>/dev/null & pids+=($!)
 

@@ -69,11 +69,29 @@ impl Reply {
 
     /// A number at the top of this reply's JSON body, such as `revoked` of an abort.
     pub fn json_u64(&self, field: &str) -> Option<u64> {
+        self.json_field(field)?.as_u64()
+    }
+
+    /// A string at the top of this reply's JSON body, such as the `error` code of a refusal.
+    pub fn json_str(&self, field: &str) -> Option<String> {
+        self.json_field(field)?.as_str().map(str::to_string)
+    }
+
+    /// An array of strings at the top of this reply's JSON body, such as `recovery_codes`.
+    pub fn json_strings(&self, field: &str) -> Option<Vec<String>> {
+        self.json_field(field)?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_str().map(str::to_string))
+            .collect()
+    }
+
+    fn json_field(&self, field: &str) -> Option<serde_json::Value> {
         match &self.body {
             Body::Json(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()?
-                .get(field)?
-                .as_u64(),
+                .get_mut(field)
+                .map(serde_json::Value::take),
             _ => None,
         }
     }

@@ -27,7 +27,7 @@ pub enum Route {
     LoginMfa,
     /// `POST /auth/mfa/totp`: start setting up an authenticator app.
     MfaTotp,
-    /// `DELETE /auth/mfa/totp`: remove it.
+    /// `DELETE /auth/mfa/totp` (or `POST /auth/mfa/totp/remove`, its form twin): remove it.
     MfaTotpRemove,
     MfaTotpConfirm,
     MfaRecoveryCodes,
@@ -75,6 +75,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("GET", "/auth/mfa"),
     ("POST", "/auth/mfa/totp"),
     ("DELETE", "/auth/mfa/totp"),
+    ("POST", "/auth/mfa/totp/remove"),
     ("POST", "/auth/mfa/totp/confirm"),
     ("POST", "/auth/mfa/recovery-codes"),
     ("POST", "/auth/mfa/verify"),
@@ -115,6 +116,8 @@ pub fn classify(method: &str, path: &str) -> Route {
         "/mfa/totp" if method == "DELETE" => Route::MfaTotpRemove,
         "/mfa/totp" => pick(post, Route::MfaTotp, "DELETE, POST"),
         "/mfa/totp/confirm" => pick(post, Route::MfaTotpConfirm, "POST"),
+        // The HTML form twin of DELETE /auth/mfa/totp.
+        "/mfa/totp/remove" => pick(post, Route::MfaTotpRemove, "POST"),
         "/mfa/recovery-codes" => pick(post, Route::MfaRecoveryCodes, "POST"),
         "/mfa/verify" => pick(post, Route::MfaVerify, "POST"),
         "/openapi.json" => pick(get, Route::OpenApi, "GET, HEAD"),

@@ -7,10 +7,10 @@ use super::redirect::login_location;
 use super::{authenticate_or_refresh, Credentials, Request};
 use crate::error::Error;
 use crate::origin::Origin;
-use crate::pages::{self, AccountPage, Back};
+use crate::pages::{self, AccountPage, Back, Security};
 use crate::reply::Reply;
 use crate::routes::Route;
-use crate::store::users;
+use crate::store::{mfa, users};
 use crate::App;
 
 /// The change-password form's confirmation, checked before anything changes: a form post
@@ -54,6 +54,59 @@ pub async fn after_password_form(
         rd: given_rd.as_deref(),
         note: None,
         password_error: Some(&message),
+        security_error: None,
+        status: d.status,
+        to_sign_in: 303,
+    };
+    Ok(account_page(app, req, &view).await?.with_error_headers(&e))
+}
+
+/// What the security section's forms get back: turning the authenticator app off returns to
+/// the account page saying so; new recovery codes are shown, once, on a page of their own;
+/// a refusal is the account page with the reason in the section.
+pub async fn after_security_form(
+    app: &App,
+    route: &Route,
+    req: &Request<'_>,
+    outcome: Result<Reply, Error>,
+) -> Result<Reply, Error> {
+    let form = fields(req.body);
+    let given_rd = form
+        .get("rd")
+        .map(|rd| safe_rd(app, Some(rd.as_str())).to_string());
+    let e = match outcome {
+        Ok(reply) => {
+            if let Some(codes) = reply.json_strings("recovery_codes") {
+                let next = account_location("done=codes", given_rd.as_deref());
+                let html = pages::recovery_codes(&pages::RecoveryCodes {
+                    codes: &codes,
+                    next: &next,
+                    note: "Here is your new set of recovery codes; the old ones no longer work.",
+                });
+                return Ok(page(app, 200, html));
+            }
+            let done = match route {
+                Route::MfaTotpRemove => "done=totp_off",
+                _ => "done=codes",
+            };
+            let next = account_location(done, given_rd.as_deref());
+            return Ok(reply.into_redirect(303, &next));
+        }
+        Err(Error::Unauthorized) => return Ok(go_to(303, &login_location("/auth/account"))),
+        Err(e) if e.describe().status < 500 => e,
+        Err(e) => return Err(e),
+    };
+    let d = e.describe();
+    let message = match e {
+        Error::InvalidCredentials => "The password is not right.".to_string(),
+        Error::NotFound => "No authenticator app is set up.".to_string(),
+        _ => d.message,
+    };
+    let view = AccountView {
+        rd: given_rd.as_deref(),
+        note: None,
+        password_error: None,
+        security_error: Some(&message),
         status: d.status,
         to_sign_in: 303,
     };
@@ -73,6 +126,7 @@ pub async fn account(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         rd: rd.as_deref(),
         note: note.as_deref(),
         password_error: None,
+        security_error: None,
         status: 200,
         to_sign_in: 302,
     };
@@ -87,6 +141,8 @@ fn done_note(done: &str, others: Option<u32>) -> Option<String> {
         ("others", Some(1)) => "Signed out of 1 other session.".into(),
         ("others", Some(n)) => format!("Signed out of {n} other sessions."),
         ("others", None) => "Signed out everywhere else.".into(),
+        ("totp_off", _) => "The authenticator app is removed from your account.".into(),
+        ("codes", _) => "Your new recovery codes are the only ones that work now.".into(),
         ("password", _) => {
             "Your password is changed, and every other session is signed out.".into()
         }
@@ -98,6 +154,8 @@ struct AccountView<'a> {
     rd: Option<&'a str>,
     note: Option<&'a str>,
     password_error: Option<&'a str>,
+    /// Why a form of the security section was refused.
+    security_error: Option<&'a str>,
     status: u16,
     /// How someone signed out is sent to sign in: 302 after a GET, 303 after a form post.
     to_sign_in: u16,
@@ -120,6 +178,7 @@ async fn account_page(
         .await?
         .ok_or(Error::Unauthorized)?;
     let sessions = app.sessions.list_active(id.user_id, req.now).await?;
+    let factors = mfa::factors(&app.db, id.user_id).await?;
     let groups: Vec<&str> = id.groups().collect();
     // Back to `rd`, named by its host; without one, to the public URL.
     let public = format!("{}/", app.config.public_url.as_str().trim_end_matches('/'));
@@ -141,6 +200,11 @@ async fn account_page(
         rd: view.rd,
         note: view.note,
         password_error: view.password_error,
+        security: Security {
+            totp: factors.totp,
+            recovery_codes_left: factors.recovery_codes_left,
+            error: view.security_error,
+        },
     });
     let reply = page(app, view.status, html);
     Ok(match pair {

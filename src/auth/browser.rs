@@ -1,6 +1,6 @@
-//! The browser side of `/auth`: the sign-in, sign-up and second-factor pages, and what a plain
-//! HTML form post gets back (a 303 to the next page instead of JSON); the account page is
-//! `account.rs`. The JSON routes do the work.
+//! The browser side of `/auth`: the sign-in and sign-up pages, and what a plain HTML form post
+//! gets back (a 303 to the next page instead of JSON); the account page is `account.rs`, the
+//! second-factor pages `mfa/forms.rs`. The JSON routes do the work.
 
 use std::collections::HashMap;
 
@@ -68,6 +68,9 @@ pub async fn login_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
         }
         Err(Error::Unauthorized) => {}
         Err(e) => return Err(e),
+    }
+    if query.get("step").is_some_and(|s| s == "mfa") {
+        return super::mfa::forms::second_step_page(app, req, &query, rd).await;
     }
     // `?register=1`, the sign-up form's address before `GET /auth/register`, still works.
     let form = if query.contains_key("register") && app.config.registration == Registration::Open {
@@ -242,25 +245,6 @@ pub(super) fn account_location(what: &str, rd: Option<&str>) -> String {
         ),
         None => format!("/auth/account?{what}"),
     }
-}
-
-/// `GET /auth/mfa?rd=`: what a `two_factor` page needs (docs/contract.md §9). Signed in or
-/// not, the page says so; nobody is redirected from here, so it cannot loop.
-pub async fn mfa_page(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let creds = Credentials::from_headers(&req.meta.headers, &app.cookies);
-    let (who, pair) = match authenticate_or_refresh(app, &creds, req.now).await {
-        Ok((id, pair)) => (Some(id), pair),
-        Err(Error::Unauthorized) => (None, None),
-        Err(e) => return Err(e),
-    };
-    let html = pages::mfa(&pages::MfaPage {
-        who: who.as_ref().map(|id| id.username()),
-    });
-    let reply = page(app, 200, html);
-    Ok(match pair {
-        Some(p) => reply.cookies(p.cookies(app)),
-        None => reply,
-    })
 }
 
 #[cfg(test)]

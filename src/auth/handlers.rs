@@ -40,10 +40,23 @@ pub async fn handle(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply
             | Route::SessionsAbort
             | Route::SessionRevoke(_)
             | Route::Password
+            | Route::LoginMfa
+            | Route::MfaTotp
+            | Route::MfaTotpConfirm
+            | Route::MfaTotpRemove
+            | Route::MfaRecoveryCodes
+            | Route::MfaVerify
     );
     if form_twin && req.meta.method == http::Method::POST && browser::is_form(req) {
-        if *route == Route::Password {
-            return account::after_password_form(app, req, outcome).await;
+        match route {
+            Route::Password => return account::after_password_form(app, req, outcome).await,
+            Route::MfaTotpRemove | Route::MfaRecoveryCodes => {
+                return account::after_security_form(app, route, req, outcome).await
+            }
+            Route::LoginMfa | Route::MfaTotp | Route::MfaTotpConfirm | Route::MfaVerify => {
+                return mfa::forms::after_form(app, route, req, outcome).await
+            }
+            _ => {}
         }
         return browser::after_form(app, route, req, outcome);
     }
@@ -75,7 +88,7 @@ async fn dispatch(app: &App, route: &Route, req: &Request<'_>) -> Result<Reply, 
         Route::RegisterPage => browser::register_page(app, req).await,
         Route::Account => account::account(app, req).await,
         Route::MfaPage if crate::request::is_browser(&req.meta.headers) => {
-            browser::mfa_page(app, req).await
+            mfa::forms::mfa_page(app, req).await
         }
         Route::MfaPage => mfa::status(app, req).await,
         Route::LoginMfa => mfa::sign_in::finish(app, req).await,

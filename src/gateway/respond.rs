@@ -23,7 +23,8 @@ pub async fn write(session: &mut Session, reply: Reply, request_id: &str) -> pin
     resp.insert_header("cache-control", "no-store")?;
     resp.insert_header("x-request-id", request_id)?;
     if content_type.is_some_and(|c| c.starts_with("text/html")) {
-        // Pages are self-contained: no scripts, no framing, no outside resources.
+        // Pages are self-contained: no scripts, no framing, no outside resources. Inline SVG
+        // (the QR code of an authenticator app's setup) is markup, which no directive governs.
         resp.insert_header(
             "content-security-policy",
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",

@@ -27,6 +27,16 @@ pub struct AccountPage<'a> {
     pub note: Option<&'a str>,
     /// Why the change of password was refused.
     pub password_error: Option<&'a str>,
+    pub security: Security<'a>,
+}
+
+/// The account's second factors, for the security section.
+pub struct Security<'a> {
+    /// A confirmed authenticator app.
+    pub totp: bool,
+    pub recovery_codes_left: i64,
+    /// Why turning the app off or renewing the recovery codes was refused.
+    pub error: Option<&'a str>,
 }
 
 pub struct Back<'a> {
@@ -44,7 +54,8 @@ pub fn account(p: &AccountPage<'_>) -> String {
     });
     let mut body = String::from("<div class=\"card\">");
     if let Some(n) = p.note {
-        body.push_str(&note_box(n, p.password_error.is_none()));
+        let focus = p.password_error.is_none() && p.security.error.is_none();
+        body.push_str(&note_box(n, focus));
     }
     let _ = write!(
         body,
@@ -71,6 +82,7 @@ Sign out</button></form></div></div>",
         href = escape(p.back.href),
         host = escape(p.back.host),
     );
+    security(&mut body, p, &rd_field);
     sessions(&mut body, p, &rd_field);
     password_form(&mut body, p, &rd_field);
     layout_wide("Your account", &body)
@@ -93,7 +105,7 @@ fn sessions(body: &mut String, p: &AccountPage<'_>, rd_field: &str) {
             body,
             "<li class=\"session\"><div class=\"what\"><span class=\"device\" title=\"{ua}\">{device}</span>{badge}\
 <dl><dt>IP address</dt><dd>{ip}</dd><dt>Signed in</dt><dd>{created}</dd>\
-<dt>Last active</dt><dd>{seen}</dd></dl></div>",
+<dt>Last active</dt><dd>{seen}</dd><dt>Signed in with</dt><dd>{how}</dd></dl></div>",
             ua = escape(s.user_agent.as_deref().unwrap_or("")),
             device = escape(&device),
             badge = if current {
@@ -105,6 +117,11 @@ fn sessions(body: &mut String, p: &AccountPage<'_>, rd_field: &str) {
             created = time_tag(s.created_at, p.now),
             // This request is this device's activity, whatever the last flush recorded.
             seen = time_tag(if current { p.now } else { s.last_seen_at }, p.now),
+            how = if s.mfa {
+                "Password and second factor"
+            } else {
+                "Password only"
+            },
         );
         if !current {
             let _ = write!(
@@ -130,6 +147,87 @@ fn sessions(body: &mut String, p: &AccountPage<'_>, rd_field: &str) {
         );
     }
     body.push_str("</section>");
+}
+
+/// Second factors: the authenticator app (set up, or turned off with the password), the
+/// recovery codes (how many are left, a new set with the password), and passkeys.
+fn security(body: &mut String, p: &AccountPage<'_>, rd_field: &str) {
+    let sec = &p.security;
+    body.push_str(
+        "<section class=\"card\" aria-labelledby=\"security-title\">\
+<h2 id=\"security-title\">Second factor</h2>",
+    );
+    if let Some(e) = sec.error {
+        body.push_str(&error_box(e));
+    }
+    body.push_str("<h3>Authenticator app</h3>");
+    let setup = format!(
+        "/auth/mfa?setup=totp&rd={}",
+        percent_encoding::utf8_percent_encode(
+            &account_with_rd(p.rd),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    );
+    // The unnamed username field is for password managers, and is not sent.
+    let user = escape(p.username);
+    if sec.totp {
+        let _ = write!(
+            body,
+            "<p><strong>On.</strong> Signing in asks for a code from your app.</p>\
+<form method=\"post\" action=\"/auth/mfa/totp/remove\">{rd_field}\
+<input type=\"text\" autocomplete=\"username\" value=\"{user}\" hidden>\
+<label for=\"totp_off_password\">Password, to turn it off</label>\
+<input type=\"password\" id=\"totp_off_password\" name=\"password\" \
+autocomplete=\"current-password\" required>\
+<button class=\"danger\" type=\"submit\">Turn off the authenticator app</button></form>"
+        );
+    } else {
+        let _ = write!(
+            body,
+            "<p><strong>Off.</strong> Signing in asks for your password only.</p>\
+<p><a class=\"button\" href=\"{}\">Set up an authenticator app</a></p>",
+            escape(&setup)
+        );
+    }
+    body.push_str("<h3>Recovery codes</h3>");
+    if sec.totp || sec.recovery_codes_left > 0 {
+        let left = match sec.recovery_codes_left {
+            0 => "<strong>None left.</strong> Make a new set, or you cannot sign in without \
+your app."
+                .to_string(),
+            1 => "<strong>1</strong> left, each usable once.".to_string(),
+            n => format!("<strong>{n}</strong> left, each usable once."),
+        };
+        let _ = write!(
+            body,
+            "<p>{left}</p>\
+<form method=\"post\" action=\"/auth/mfa/recovery-codes\">{rd_field}\
+<input type=\"text\" autocomplete=\"username\" value=\"{user}\" hidden>\
+<label for=\"codes_password\">Password, for a new set</label>\
+<p class=\"hint\" id=\"codes-hint\">The old codes stop working.</p>\
+<input type=\"password\" id=\"codes_password\" name=\"password\" \
+autocomplete=\"current-password\" required aria-describedby=\"codes-hint\">\
+<button class=\"secondary\" type=\"submit\">Generate new codes</button></form>"
+        );
+    } else {
+        body.push_str("<p class=\"muted\">You get ten with your first second factor.</p>");
+    }
+    // Passkeys (docs/contract.md §10) are listed and added here.
+    body.push_str(
+        "<h3 id=\"passkeys\">Passkeys</h3><p class=\"muted\">Passkeys cannot be added here \
+yet.</p></section>",
+    );
+}
+
+/// The account page's own address, keeping its `rd`: where a setup started here returns.
+fn account_with_rd(rd: Option<&str>) -> String {
+    match rd {
+        Some(rd) => format!(
+            "/auth/account?rd={}",
+            percent_encoding::utf8_percent_encode(rd, percent_encoding::NON_ALPHANUMERIC)
+        ),
+        None => "/auth/account".into(),
+    }
 }
 
 fn password_form(body: &mut String, p: &AccountPage<'_>, rd_field: &str) {
@@ -205,6 +303,11 @@ mod tests {
             rd: Some("/docs"),
             note: None,
             password_error: None,
+            security: Security {
+                totp: false,
+                recovery_codes_left: 0,
+                error: None,
+            },
         })
     }
 
@@ -284,7 +387,54 @@ mod tests {
             rd: None,
             note: None,
             password_error: Some("The new passwords do not match."),
+            security: Security {
+                totp: false,
+                recovery_codes_left: 0,
+                error: None,
+            },
         });
         assert!(refused.contains("role=\"alert\" tabindex=\"-1\" autofocus>The new passwords"));
+    }
+
+    #[test]
+    fn the_security_section_offers_setup_or_removal_and_counts_the_codes_left() {
+        let now = datetime!(2026-11-30 17:33:46 UTC);
+        let me = Uuid::new_v4();
+        let mut two = session(me, CHROME, 1, now);
+        two.mfa = true;
+        let off = page(&[two], me, now);
+        assert!(
+            off.contains("href=\"/auth/mfa?setup=totp&amp;rd=%2Fauth%2Faccount%3Frd%3D%252Fdocs\""),
+            "{off}"
+        );
+        assert!(!off.contains("/auth/mfa/totp/remove"));
+        assert!(!off.contains("/auth/mfa/recovery-codes"));
+        assert!(off.contains("<dt>Signed in with</dt><dd>Password and second factor</dd>"));
+        assert!(off.contains("id=\"passkeys\""));
+        let on = account(&AccountPage {
+            username: "alice",
+            groups: &[],
+            created_at: now,
+            now,
+            current: me,
+            sessions: &[session(me, CHROME, 1, now)],
+            back: Back {
+                href: "/",
+                host: "app.example.com",
+            },
+            rd: None,
+            note: None,
+            password_error: None,
+            security: Security {
+                totp: true,
+                recovery_codes_left: 7,
+                error: Some("The password is not right."),
+            },
+        });
+        assert!(on.contains("action=\"/auth/mfa/totp/remove\""));
+        assert!(on.contains("action=\"/auth/mfa/recovery-codes\""));
+        assert!(on.contains("<strong>7</strong> left"));
+        assert!(on.contains("<dd>Password only</dd>"));
+        assert!(on.contains("autofocus>The password is not right."));
     }
 }

@@ -46,7 +46,7 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;b
 color:var(--text);overflow-wrap:anywhere}\
 main{max-width:34rem;margin:3rem auto;padding:0 1rem}main.wide{max-width:46rem}\
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1.5rem;margin-bottom:1rem}\
-h1{font-size:1.4rem;margin:0 0 1rem}h2{font-size:1.15rem;margin:0 0 .75rem}\
+h1{font-size:1.4rem;margin:0 0 1rem}h2{font-size:1.15rem;margin:0 0 .75rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}\
 p{margin:.5rem 0}a{color:var(--accent)}\
 label{display:block;font-weight:600;margin:.9rem 0 .25rem}\
 input[type=text],input[type=password]{display:block;width:100%;padding:.6rem;border:1px solid var(--field);\
@@ -65,6 +65,13 @@ button.danger{background:var(--danger);border-color:var(--danger);color:var(--on
 .row{display:flex;gap:.5rem 1rem;flex-wrap:wrap;align-items:center}.row button{margin-top:0}\
 .row form{margin:0}.actions{margin-top:1rem}\
 .muted{color:var(--muted);font-size:.9rem}\
+a.button{display:inline-block;padding:.6rem 1rem;border:1px solid var(--accent);border-radius:6px;\
+background:var(--accent);color:var(--on-accent);text-decoration:none}\
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.95em}\
+.secret{letter-spacing:.05em;word-spacing:.3em}\
+.qr svg{display:block;width:220px;max-width:100%;height:auto;margin:.75rem 0}\
+.codes{display:grid;grid-template-columns:repeat(auto-fill,minmax(10rem,1fr));gap:.35rem 1.5rem;\
+margin:1rem 0;padding-left:2rem}.codes code{font-size:1.05rem}\
 .sessions{list-style:none;margin:0;padding:0}\
 .session{background:var(--sub);border:1px solid var(--line);border-radius:8px;padding:.9rem 1rem;margin:0 0 .75rem;\
 display:flex;flex-wrap:wrap;gap:.5rem 1rem;align-items:flex-start;justify-content:space-between}\
@@ -124,5 +131,5 @@ pub(super) fn note_box(message: &str, focus: bool) -> String {
 
 /// The password rules, shown next to every field that sets a password; `auth/input.rs`
 /// checks them and says the same when they are broken.
-pub(super) const PASSWORD_RULES: &str = "At least 8 characters and at most 72 (accented letters, \
-other alphabets and emoji count as 2 to 4 each).";
+pub(super) const PASSWORD_RULES: &str = "At least 8 and at most 72 characters (accented \
+letters, other alphabets and emoji count as 2 to 4 each).";

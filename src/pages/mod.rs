@@ -1,17 +1,23 @@
-//! The gateway's HTML: the sign-in (and sign-up) page, the account page and the error pages.
+//! The gateway's HTML: the sign-in (and sign-up) page, the second-factor pages, the account page
+//! and the error pages.
 //! Self-contained (inline CSS, no scripts, no external assets, light and dark), plain forms
 //! that post to the `/auth` routes, and every value from a user escaped.
 
 mod account;
 mod device;
 mod layout;
+mod mfa;
 mod sign_in;
 mod status;
 
-pub use account::{account, AccountPage, Back};
+pub use account::{account, AccountPage, Back, Security};
 pub use layout::escape;
+pub use mfa::{
+    already_two_factor, code_form, enrol_qr, enrol_start, recovery_codes, CodeKind, CodePage,
+    CodeStep, EnrolQr, EnrolStart, RecoveryCodes,
+};
 pub use sign_in::{login, LoginForm, LoginPage};
-pub use status::{answer, error_page, mfa, MfaPage};
+pub use status::{answer, error_page};
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,5 @@
 //! The pages a browser gets instead of the gateway's JSON errors (docs/contract.md §6, §9):
-//! 403 naming who is signed in with a way to sign out, 404, 502, 503, 504; and the
-//! second-factor page a `two_factor` route sends a one-factor session to.
+//! 403 naming who is signed in with a way to sign out, 404, 502, 503, 504.
 
 use super::layout::{escape, layout};
 use crate::error::Error;
@@ -71,28 +70,6 @@ fn signed_in_as(name: &str) -> String {
 Sign out</button></form></div>",
         escape(name)
     )
-}
-
-pub struct MfaPage<'a> {
-    /// The signed-in username, if anyone is.
-    pub who: Option<&'a str>,
-}
-
-/// `GET /auth/mfa?rd=`: until second factors can be enrolled (docs/contract.md §10), it says
-/// what the page needs and that it cannot be given here yet.
-pub fn mfa(p: &MfaPage<'_>) -> String {
-    let mut body = String::from(
-        "<div class=\"card\"><h1>Second factor required</h1>\
-<p>The page you asked for needs a sign-in with a second factor, such as an authenticator app \
-or a passkey.</p><p>This gateway cannot set up a second factor yet. Ask the people who run it \
-for access without one, or for a second factor to be enabled.</p>",
-    );
-    match p.who {
-        Some(name) => body.push_str(&signed_in_as(name)),
-        None => body.push_str("<p><a href=\"/auth/login\">Sign in</a></p>"),
-    }
-    body.push_str("</div>");
-    layout("Second factor required", &body)
 }
 
 #[cfg(test)]

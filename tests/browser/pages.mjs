@@ -7,12 +7,14 @@
 //
 // Along the way it walks the flows these pages carry: sign-up lands on `rd` signed in, sign-in
 // errors, the account page's revoke, sign out everywhere else, change of password and sign
-// out, and the rate-limit message.
+// out, setting up an authenticator app (QR code, first code, recovery codes), the second step
+// of a sign-in (with an error, and with a recovery code), step-up, and the rate-limit message.
 //
 //   node tests/browser/pages.mjs http://127.0.0.1:PORT USERNAME PASSWORD
 // The gateway's routes (set up by tests/it/real_browser.rs): /app (signed in), /admin (a group
 // USERNAME is not in), /secure (two_factor), /down (an upstream that refuses); /nowhere has no
 // route; /app/slow?sleep_ms= outlasts a 1 s upstream timeout.
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
@@ -162,6 +164,57 @@ async function focusRings(page, name, scheme) {
   check(bad.length === 0, `${name} (${scheme}): every control shows a focus ring of at least 3:1 (lowest ${Math.min(...seen.map((r) => r.ratio)).toFixed(2)}:1)${bad.map((r) => `\n  ${r.what}: ${r.style} ${r.width}px ${r.ratio.toFixed(2)}:1`).join('')}`);
 }
 
+/// An authenticator app holding `secret` (base32, as the setup page shows it): RFC 6238 with
+/// SHA-1, 6 digits and 30 s steps, as the gateway checks it.
+function authenticator(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const bytes = [];
+  let bits = 0;
+  let value = 0;
+  for (const c of secret.replace(/\s|=/g, '').toUpperCase()) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+      value &= (1 << bits) - 1;
+    }
+  }
+  const key = Buffer.from(bytes);
+  const code = (step) => {
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(BigInt(step));
+    const h = createHmac('sha1', key).update(counter).digest();
+    const n = (h.readUInt32BE(h[19] & 15) & 0x7fffffff) % 1000000;
+    return String(n).padStart(6, '0');
+  };
+  return {
+    last: 0,
+    /// A code the gateway takes now: of a step within its one-step skew that is later than any
+    /// used before (each step signs in once), with 3 s to spare either side.
+    async fresh() {
+      for (;;) {
+        const t = Date.now() / 1000;
+        const step = Math.max(Math.floor((t + 3) / 30) - 1, this.last + 1);
+        if (step <= Math.floor((t - 3) / 30) + 1) {
+          this.last = step;
+          return code(step);
+        }
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    },
+    /// A code no step near now has.
+    wrong() {
+      const now = Math.floor(Date.now() / 30000);
+      const near = [-2, -1, 0, 1, 2].map((d) => code(now + d));
+      for (let n = 0; ; n++) {
+        const c = String(n).padStart(6, '0');
+        if (!near.includes(c)) return c;
+      }
+    },
+  };
+}
+
 async function focused(page) {
   return page.evaluate(() => document.activeElement && document.activeElement.id);
 }
@@ -188,7 +241,7 @@ try {
     // Sign-up: the rules before submitting, then straight on to rd, signed in.
     check((await go(page, '/auth/register?rd=%2Fapp%2Fwelcome')) === 200, 'the sign-up page opens');
     check((await focused(page)) === 'username', `sign-up (${scheme}): the first field has the focus`);
-    check(await page.getByText('At least 8 characters').isVisible(), `sign-up (${scheme}): the password rules are shown before submitting`);
+    check(await page.getByText('At least 8 and at most 72 characters').isVisible(), `sign-up (${scheme}): the password rules are shown before submitting`);
     await inspect(page, 'sign-up', scheme);
     const newcomer = `${username}-${scheme}`;
     await page.getByLabel('Username').fill(newcomer);
@@ -262,6 +315,81 @@ try {
     check(new URL(page.url()).pathname === '/auth/login' && (await page.getByText('You are signed out.').isVisible()), `sign out (${scheme}) says so`);
     await inspect(page, 'signed-out', scheme);
     await ctx.close();
+  }
+
+  // Second factors, for a user of their own: setting up an authenticator app from a two_factor
+  // page, the recovery codes, the account page with the app on, the second step of a sign-in
+  // (and its error, and a recovery code), and step-up of a session made before the app.
+  for (const scheme of ['light', 'dark']) {
+    const who = `${username}-2fa-${scheme}`;
+    const made = await fetch(`${base}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: who, password }),
+    });
+    if (made.status !== 201) throw new Error(`registering ${who}: ${made.status}`);
+    const signIn = async (page, rd) => {
+      await go(page, `/auth/login?rd=${encodeURIComponent(rd)}`);
+      await page.getByLabel('Username').fill(who);
+      await page.getByLabel('Password').fill(password);
+      await submit(page, 'Sign in');
+    };
+    const early = await context(scheme);
+    const before = await early.newPage();
+    await signIn(before, '/app/home');
+    check(path(before) === '/app/home', `second factor (${scheme}): a session from before the app`);
+
+    const ctx = await context(scheme);
+    const page = await ctx.newPage();
+    await signIn(page, '/secure/report');
+    check(path(page) === '/auth/mfa?rd=%2Fsecure%2Freport', `setup (${scheme}): a two_factor page leads a user without a factor to set one up (at ${path(page)})`);
+    check((await focused(page)) === 'password', `setup (${scheme}): the password field has the focus`);
+    await page.getByLabel('Password').fill(password);
+    await submit(page, 'Continue');
+    check(await page.getByRole('img', { name: /QR code/ }).isVisible(), `setup (${scheme}): the QR code is shown, inline`);
+    check((await focused(page)) === 'code', `setup (${scheme}): the code field has the focus`);
+    await inspect(page, 'mfa-enrol-qr', scheme);
+    const app = authenticator(await page.locator('#secret').innerText());
+    await page.getByLabel('Code from the app').fill(await app.fresh());
+    await submit(page, 'Turn on');
+    const codes = await page.locator('.codes code').allInnerTexts();
+    check(codes.length === 10, `setup (${scheme}): ten recovery codes are shown`);
+    await inspect(page, 'mfa-recovery-codes', scheme);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'I have stored them, continue' }).click()]);
+    check(path(page) === '/secure/report', `setup (${scheme}): then on to the two_factor page (at ${path(page)})`);
+
+    check((await go(page, '/auth/account')) === 200, 'the account page opens');
+    check(await page.getByText('Password and second factor').isVisible(), `account (${scheme}): the session says it has a second factor`);
+    check(await page.getByText('10', { exact: true }).isVisible(), `account (${scheme}): ten recovery codes left`);
+    await inspect(page, 'account-mfa', scheme);
+    await submit(page, 'Sign out');
+
+    // The second step: the field has the focus, a wrong code the error, a recovery code works.
+    await signIn(page, '/secure/report');
+    check(path(page) === '/auth/login?rd=%2Fsecure%2Freport&step=mfa', `second step (${scheme}): the password leads to the code (at ${path(page)})`);
+    check((await focused(page)) === 'code', `second step (${scheme}): the code field has the focus`);
+    check((await page.getByLabel('Code').getAttribute('autocomplete')) === 'one-time-code', `second step (${scheme}): the field is for one-time codes`);
+    await inspect(page, 'sign-in-mfa', scheme);
+    await page.getByLabel('Code').fill(app.wrong());
+    await submit(page, 'Sign in');
+    check((await focused(page)) === 'form-error', `second step (${scheme}): a wrong code moves the focus to the error`);
+    await inspect(page, 'sign-in-mfa-error', scheme);
+    await Promise.all([page.waitForNavigation(), page.getByRole('link', { name: 'Use a recovery code' }).click()]);
+    await inspect(page, 'sign-in-recovery', scheme);
+    await page.getByLabel('Recovery code').fill(codes[0]);
+    await submit(page, 'Sign in');
+    check(path(page) === '/secure/report', `second step (${scheme}): a recovery code signs in, on to rd (at ${path(page)})`);
+    await ctx.close();
+
+    // Step-up: the session from before the app reaches the two_factor page with a code.
+    await go(before, '/secure/report');
+    check(path(before) === '/auth/mfa?rd=%2Fsecure%2Freport', `step-up (${scheme}): a one-factor session is asked for a code (at ${path(before)})`);
+    check((await focused(before)) === 'code', `step-up (${scheme}): the code field has the focus`);
+    await inspect(before, 'mfa-step-up', scheme);
+    await before.getByLabel('Code').fill(await app.fresh());
+    await submit(before, 'Continue');
+    check(path(before) === '/secure/report', `step-up (${scheme}): then on to the page (at ${path(before)})`);
+    await early.close();
   }
 
   // The change of password, done: the note, and the new password signs in.

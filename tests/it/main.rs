@@ -22,6 +22,7 @@ mod invites;
 mod log_lines;
 mod logs;
 mod mfa;
+mod mfa_pages;
 mod mfa_races;
 mod openapi_contract;
 mod policy_cli;

@@ -565,7 +565,7 @@ async fn new_recovery_codes_replace_the_old_set() {
     assert_eq!(r.status, 200);
 }
 
-fn two_factor_admin(upstream: std::net::SocketAddr) -> String {
+pub(crate) fn two_factor_admin(upstream: std::net::SocketAddr) -> String {
     format!(
         "[[routes]]\nname = \"app\"\nupstream = \"{upstream}\"\n\n  [[routes.rules]]\n  \
          paths = [\"/admin\"]\n  policy = \"two_factor\"\n"

@@ -132,6 +132,13 @@ upstream = "http://127.0.0.1:{dead}"
         "gateway-timeout",
         "signed-out",
         "rate-limited",
+        "mfa-enrol-qr",
+        "mfa-recovery-codes",
+        "account-mfa",
+        "sign-in-mfa",
+        "sign-in-mfa-error",
+        "sign-in-recovery",
+        "mfa-step-up",
     ] {
         for width in [390, 768, 1280] {
             for scheme in ["light", "dark"] {

@@ -52,7 +52,7 @@ pub async fn status(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
 /// `POST /auth/mfa/totp {password}`: a new secret, pending until a code confirms it. Asking
 /// again before confirming replaces the pending secret.
 pub async fn start_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: PasswordBody = req.parse(Accepts::Json)?;
+    let body: PasswordBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     confirm_password(app, &id, req.meta.client_ip, &body.password).await?;
     let secret = totp::Secret::generate().map_err(random_failed)?;
@@ -73,7 +73,7 @@ pub async fn start_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
 /// within the revocation bound), and for a first factor the recovery codes are shown, once.
 /// A wrong code changes nothing: the pending secret stays usable.
 pub async fn confirm_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: ConfirmBody = req.parse(Accepts::Json)?;
+    let body: ConfirmBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     if !totp::well_formed(&body.code) {
         return Err(Error::Invalid(
@@ -118,7 +118,7 @@ pub async fn confirm_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> 
 /// `DELETE /auth/mfa/totp {password}`: the authenticator app goes (and with the last factor,
 /// the recovery codes). Sessions keep how they were made.
 pub async fn remove_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: PasswordBody = req.parse(Accepts::Json)?;
+    let body: PasswordBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     confirm_password(app, &id, req.meta.client_ip, &body.password).await?;
     if !mfa::remove_totp(&app.db, id.user_id).await? {
@@ -134,7 +134,7 @@ pub async fn remove_totp(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
 
 /// `POST /auth/mfa/recovery-codes {password}`: a new set of ten; the old set stops working.
 pub async fn renew_codes(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: PasswordBody = req.parse(Accepts::Json)?;
+    let body: PasswordBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     confirm_password(app, &id, req.meta.client_ip, &body.password).await?;
     let set = recovery::generate().map_err(random_failed)?;
@@ -154,7 +154,7 @@ pub async fn renew_codes(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
 /// codes count against the login limits, so a stolen session cannot guess codes faster than a
 /// sign-in could.
 pub async fn verify(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: CodeBody = req.parse(Accepts::Json)?;
+    let body: CodeBody = req.parse(Accepts::JsonOrForm)?;
     let id = req.identity(app).await?;
     let presented = Presented::parse(&body.method, &body.code, req.now)?;
     let method = presented.method();

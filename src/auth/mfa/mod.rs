@@ -6,6 +6,7 @@
 //! Passkeys (WebAuthn) are to slot in beside TOTP: one more [`Presented`] kind, one more
 //! `Proof` and factor table in the store, one more name in `methods`.
 
+pub mod forms;
 mod manage;
 pub mod recovery;
 pub mod sign_in;

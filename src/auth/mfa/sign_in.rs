@@ -87,7 +87,7 @@ struct SecondStep {
 
 /// `POST /auth/login/mfa`.
 pub async fn finish(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
-    let body: SecondStep = req.parse(Accepts::Json)?;
+    let body: SecondStep = req.parse(Accepts::JsonOrForm)?;
     let presented = Presented::parse(&body.method, &body.code, req.now)?;
     let method = presented.method();
     let from_body = body.mfa_token.is_some();
