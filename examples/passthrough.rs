@@ -1,7 +1,11 @@
 //! The benchmark baseline: a plain Pingora proxy with no authentication, configured like
 //! gatehouse (same threads, same keep-alive pool), forwarding everything to one upstream.
 //!
-//! `cargo run --release --example passthrough -- LISTEN UPSTREAM [THREADS]`
+//! `cargo run --release --example passthrough -- LISTEN UPSTREAM [THREADS [CERT KEY]]`
+//!
+//! With CERT and KEY (PEM files) it terminates TLS like gatehouse's public listener (TLS 1.2+,
+//! ALPN `h2` then `http/1.1`), with the certificate read once: the TLS baseline of
+//! bench/tls.sh.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,7 +44,7 @@ impl ProxyHttp for Passthrough {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
-        eprintln!("usage: passthrough LISTEN UPSTREAM [THREADS]");
+        eprintln!("usage: passthrough LISTEN UPSTREAM [THREADS [CERT KEY]]");
         std::process::exit(2);
     };
     let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(2);
@@ -56,7 +60,20 @@ fn main() {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
     let mut proxy = http_proxy_service(&server.configuration, Passthrough { upstream });
-    proxy.add_tcp(&listen);
+    match (args.next(), args.next()) {
+        (Some(cert), Some(key)) => {
+            let mut tls = match pingora::listeners::tls::TlsSettings::intermediate(&cert, &key) {
+                Ok(tls) => tls,
+                Err(e) => {
+                    eprintln!("cannot load {cert} / {key}: {e}");
+                    std::process::exit(2);
+                }
+            };
+            tls.enable_h2();
+            proxy.add_tls_with_settings(&listen, None, tls);
+        }
+        _ => proxy.add_tcp(&listen),
+    }
     server.add_service(proxy);
     server.run_forever();
 }

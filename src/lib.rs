@@ -67,6 +67,8 @@ pub struct App {
     pub routes: ArcSwap<access::RouteTable>,
     /// docs/contract.md §11: the keys of `X-Auth-Assertion`, when configured.
     pub assertions: Option<auth::assertion::AssertionKeys>,
+    /// docs/contract.md §11: the public listener's certificate, replaced on SIGHUP.
+    pub tls: Option<Arc<gateway::tls::Certificates>>,
     pub(crate) draining: AtomicBool,
 }
 
@@ -161,6 +163,13 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         config.refresh_ttl,
         metrics.clone(),
     );
+    // A certificate that does not load stops start-up naming its file, before anything
+    // listens.
+    let tls = config
+        .tls
+        .as_ref()
+        .map(gateway::tls::Certificates::load)
+        .transpose()?;
     let hasher = Hasher::new(config.bcrypt_cost, bcrypt_concurrency())
         .map_err(|e| StartError::Other(e.to_string()))?;
     let app = Arc::new(App {
@@ -175,6 +184,7 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
         metrics,
         routes: ArcSwap::from_pointee(routes),
         assertions,
+        tls,
         draining: AtomicBool::new(false),
         config,
     });
@@ -200,16 +210,43 @@ pub fn build_server(config: Config, upgrade: bool) -> Result<(Server, Arc<App>),
     server.bootstrap();
     let conf = server.configuration.clone();
 
+    let mut http = pingora::proxy::http_proxy(&conf, gateway::proxy::Gateway::new(app.clone()));
+    http.h2_options = Some(gateway::h2::options());
+    http.server_options = Some(gateway::h2::server_options());
     let mut proxy = Service::new(
         "gatehouse".to_string(),
         HeaderTimeout::new(
-            pingora::proxy::http_proxy(&conf, gateway::proxy::Gateway::new(app.clone())),
+            http,
             app.config.header_timeout,
             app.metrics.header_timeouts(),
         ),
     );
-    proxy.add_tcp(&app.config.listen.to_string());
+    match &app.tls {
+        Some(certificates) => {
+            let settings = certificates
+                .settings()
+                .map_err(|e| StartError::Other(format!("cannot set up TLS: {e}")))?;
+            proxy.add_tls_with_settings(&app.config.listen.to_string(), None, settings);
+        }
+        None => proxy.add_tcp(&app.config.listen.to_string()),
+    }
     server.add_service(proxy);
+
+    if let Some(addr) = app.config.redirect_listen {
+        let mut redirect = Service::new(
+            "gatehouse-redirect".to_string(),
+            HeaderTimeout::new(
+                pingora::apps::http_app::HttpServer::new_app(gateway::redirect::Redirect::new(
+                    app.config.public_url.clone(),
+                )),
+                app.config.header_timeout,
+                app.metrics.header_timeouts(),
+            ),
+        );
+        redirect.add_tcp(&addr.to_string());
+        redirect.threads = Some(1);
+        server.add_service(redirect);
+    }
 
     let mut admin = Service::new(
         "gatehouse-admin".to_string(),

@@ -298,6 +298,7 @@ pub(crate) mod tests {
             ),
             metrics,
             assertions: None,
+            tls: None,
             draining: AtomicBool::new(false),
             config,
         }

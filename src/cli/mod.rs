@@ -414,6 +414,11 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
     // Unusable assertion keys stop start-up before the database is touched; the server reads
     // them again when it is built.
     crate::auth::assertion::AssertionKeys::from_config(&config)?;
+    // A certificate that does not load is a configuration error too, found before the
+    // database is touched (build_server reads it again, for the one it serves).
+    if let Some(files) = &config.tls {
+        crate::gateway::tls::Certificate::load(files)?;
+    }
     prepare_database(&config)?;
     if demo_upstream {
         let addr = config::resolve_upstream(&config.upstream)?;
@@ -424,6 +429,7 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
     }
     let listen = config.listen;
     let admin = config.admin_listen;
+    let redirect = config.redirect_listen;
     // With `[[routes]]` each route names its own upstream.
     let upstream = (!config.routes_configured).then(|| config.upstream.authority());
     let routes = config.routes.len();
@@ -433,7 +439,8 @@ fn serve(config: Config, demo_upstream: bool, upgrade: bool) -> Result<(), Failu
     })?;
     // Fail before Pingora takes over: it would only log a bind error per thread.
     // (During an upgrade the old process still holds them: they arrive over the socket.)
-    for addr in [listen, admin].into_iter().filter(|_| !upgrade) {
+    let addrs = [Some(listen), Some(admin), redirect].into_iter().flatten();
+    for addr in addrs.filter(|_| !upgrade) {
         std::net::TcpListener::bind(addr)
             .map_err(|e| Failure::new(1, format!("cannot listen on {addr}: {e}")))?;
     }

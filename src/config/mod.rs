@@ -156,6 +156,18 @@ pub struct Config {
     pub threads: usize,
     pub log: String,
     pub log_format: LogFormat,
+    /// docs/contract.md §11: the public listener's certificate and key, when it speaks TLS.
+    pub tls: Option<TlsFiles>,
+    /// docs/contract.md §11: the plain-HTTP listener that redirects to the https public URL.
+    pub redirect_listen: Option<SocketAddr>,
+}
+
+/// The PEM files of the public listener's certificate (with its chain) and private key; read
+/// at start and again on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Config {

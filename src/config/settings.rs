@@ -233,6 +233,38 @@ pub const SETTINGS: &[Setting] = &[
         show: |c| c.threads.to_string(),
     },
     Setting {
+        env: "GATEHOUSE_TLS_CERT",
+        key: "tls_cert",
+        default: None,
+        help: "PEM certificate chain: the public listener speaks TLS (with tls_key)",
+        show: |c| {
+            c.tls
+                .as_ref()
+                .map_or_else(String::new, |t| t.cert.display().to_string())
+        },
+    },
+    Setting {
+        env: "GATEHOUSE_TLS_KEY",
+        key: "tls_key",
+        default: None,
+        help: "PEM private key of tls_cert",
+        show: |c| {
+            c.tls
+                .as_ref()
+                .map_or_else(String::new, |t| t.key.display().to_string())
+        },
+    },
+    Setting {
+        env: "GATEHOUSE_REDIRECT_LISTEN",
+        key: "redirect_listen",
+        default: None,
+        help: "plain-HTTP listener answering 308 to the https public URL",
+        show: |c| {
+            c.redirect_listen
+                .map_or_else(String::new, |a| a.to_string())
+        },
+    },
+    Setting {
         env: "GATEHOUSE_LOG",
         key: "log",
         default: Some("info"),

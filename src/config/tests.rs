@@ -547,3 +547,41 @@ fn an_unknown_variable_in_dotenv_or_with_a_lowercase_prefix_is_refused_too() {
     ]);
     assert!(RawConfig::load(None, None, &env).is_ok());
 }
+
+#[test]
+fn tls_takes_both_files_and_makes_the_derived_public_url_https() {
+    let c = validate(&[
+        ("GATEHOUSE_TLS_CERT", "/tls/cert.pem"),
+        ("GATEHOUSE_TLS_KEY", "/tls/key.pem"),
+        ("GATEHOUSE_LISTEN", "127.0.0.1:8443"),
+    ])
+    .unwrap();
+    assert_eq!(c.public_url.as_str(), "https://127.0.0.1:8443");
+    assert_eq!(
+        c.tls.unwrap().cert,
+        std::path::PathBuf::from("/tls/cert.pem")
+    );
+    let e = validate(&[("GATEHOUSE_TLS_CERT", "/tls/cert.pem")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_TLS_KEY"), "{e}");
+    let e = validate(&[("GATEHOUSE_TLS_KEY", "/tls/key.pem")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_TLS_CERT"), "{e}");
+    assert!(validate(&[]).unwrap().tls.is_none());
+}
+
+#[test]
+fn the_redirect_listener_needs_an_https_public_url() {
+    let e = validate(&[("GATEHOUSE_REDIRECT_LISTEN", "0.0.0.0:80")]).unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_REDIRECT_LISTEN"), "{e}");
+    let c = validate(&[
+        ("GATEHOUSE_REDIRECT_LISTEN", "0.0.0.0:80"),
+        ("GATEHOUSE_PUBLIC_URL", "https://app.example.com"),
+    ])
+    .unwrap();
+    assert_eq!(c.redirect_listen, Some("0.0.0.0:80".parse().unwrap()));
+    let e = validate(&[
+        ("GATEHOUSE_REDIRECT_LISTEN", "port 80"),
+        ("GATEHOUSE_PUBLIC_URL", "https://app.example.com"),
+    ])
+    .unwrap_err();
+    assert!(e.key.contains("GATEHOUSE_REDIRECT_LISTEN"), "{e}");
+}

@@ -12,7 +12,7 @@ use crate::policy::{Policy, Routes};
 
 use super::{
     parse_upstream, Config, ConfigError, LogFormat, Rate, RawConfig, Registration, Secret,
-    Upstream, SETTINGS,
+    TlsFiles, Upstream, SETTINGS,
 };
 
 impl RawConfig {
@@ -24,6 +24,16 @@ impl RawConfig {
         };
 
         let listen = v("listen").socket_addr()?;
+        let given = |key: &'static str| v(key).value.filter(|s| !s.trim().is_empty());
+        let tls = match (given("tls_cert"), given("tls_key")) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.trim().into(),
+                key: key.trim().into(),
+            }),
+            (None, None) => None,
+            (Some(_), None) => return Err(v("tls_key").err("is required with tls_cert")),
+            (None, Some(_)) => return Err(v("tls_cert").err("is required with tls_key")),
+        };
         let public_url = match v("public_url").value.filter(|s| !s.is_empty()) {
             Some(s) => parse_public_url(s).map_err(|m| v("public_url").err(m))?,
             None => {
@@ -32,7 +42,8 @@ impl RawConfig {
                     IpAddr::V6(v6) => format!("[{v6}]"),
                     ip => ip.to_string(),
                 };
-                let url = format!("http://{host}:{}", listen.port());
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let url = format!("{scheme}://{host}:{}", listen.port());
                 Origin::parse(&url).ok_or_else(|| {
                     v("public_url").err(format!("cannot derive it from the listener ({url})"))
                 })?
@@ -65,6 +76,15 @@ impl RawConfig {
                 (Secret(key), true)
             }
         };
+        let redirect_listen = given("redirect_listen")
+            .map(|_| v("redirect_listen").socket_addr())
+            .transpose()?;
+        if redirect_listen.is_some() && !public_url.as_str().starts_with("https://") {
+            return Err(v("redirect_listen").err(format!(
+                "redirects to the public URL, which must then be https:// (it is {})",
+                public_url
+            )));
+        }
         let access_ttl = v("access_ttl").duration()?;
         let refresh_ttl = v("refresh_ttl").duration()?;
         let session_ttl = v("session_ttl").duration()?;
@@ -151,6 +171,8 @@ impl RawConfig {
             })?,
             login_rate: v("login_rate").rate()?,
             threads: threads as usize,
+            tls,
+            redirect_listen,
             log: v("log").log_filter()?,
             log_format: match v("log_format").value {
                 Some("text") => LogFormat::Text,

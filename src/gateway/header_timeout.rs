@@ -11,6 +11,9 @@
 //! blank line that ends the head. The next request's clock is armed when the gateway writes a
 //! final (non-1xx) response head; after `101 Switching Protocols` the connection is a tunnel and
 //! is left alone. Bodies are not covered here: their reads have their own timeouts.
+//!
+//! On an HTTP/2 connection (TLS with ALPN `h2`) the same clock follows frames instead: see
+//! [`H2Scan`].
 
 use std::fmt;
 use std::future::Future;
@@ -61,7 +64,15 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderTimeout<A> {
         let stream: Stream = if stream.as_any().is::<Guarded>() {
             stream
         } else {
-            Box::new(Guarded::new(stream, self.limit, self.expired.clone()))
+            let h2 = matches!(
+                stream.selected_alpn_proto(),
+                Some(pingora::protocols::ALPN::H2)
+            );
+            let mut guarded = Guarded::new(stream, self.limit, self.expired.clone());
+            if h2 {
+                guarded.phase = Phase::H2(H2Scan::default());
+            }
+            Box::new(guarded)
         };
         self.inner.process_new(stream, shutdown).await
     }
@@ -81,6 +92,92 @@ enum Phase {
     Idle,
     /// After `101`: bytes are someone else's protocol.
     Tunnel,
+    /// An HTTP/2 connection (ALPN `h2`): its frames are followed instead of lines.
+    H2(H2Scan),
+}
+
+/// Where an HTTP/2 byte stream stands. The clock runs from accept until the first header
+/// block is complete, and again whenever a header block is open (a HEADERS frame until the
+/// frame that carries END_HEADERS): a client that drips CONTINUATION frames is held to the
+/// same bound as one that drips an HTTP/1.1 head. Between requests the h2 idle timeout rules
+/// (gateway/h2.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Scan {
+    /// Bytes still to pass before the next frame header: the client preface, then payloads.
+    skip: usize,
+    head: [u8; 9],
+    have: u8,
+    /// The frame being skipped ends a header block.
+    ends_block: bool,
+    /// A header block is open.
+    open: bool,
+    /// A first header block has been completed.
+    started: bool,
+}
+
+const H2_PREFACE_LEN: usize = 24;
+const H2_HEADERS: u8 = 0x1;
+const H2_CONTINUATION: u8 = 0x9;
+const H2_END_HEADERS: u8 = 0x4;
+
+impl Default for H2Scan {
+    fn default() -> Self {
+        Self {
+            skip: H2_PREFACE_LEN,
+            head: [0; 9],
+            have: 0,
+            ends_block: false,
+            open: false,
+            started: false,
+        }
+    }
+}
+
+impl H2Scan {
+    /// Follows `bytes`; returns whether the connection is now waiting for a header block.
+    fn saw(&mut self, mut bytes: &[u8]) -> bool {
+        loop {
+            if self.skip > 0 {
+                let n = self.skip.min(bytes.len());
+                self.skip -= n;
+                bytes = &bytes[n..];
+                if self.skip > 0 {
+                    break;
+                }
+                self.payload_done();
+                continue;
+            }
+            let Some((&b, rest)) = bytes.split_first() else {
+                break;
+            };
+            self.head[usize::from(self.have)] = b;
+            self.have += 1;
+            bytes = rest;
+            if self.have == 9 {
+                self.have = 0;
+                let [l0, l1, l2, kind, flags, ..] = self.head;
+                let len = (usize::from(l0) << 16) | (usize::from(l1) << 8) | usize::from(l2);
+                if kind == H2_HEADERS {
+                    self.open = true;
+                }
+                self.ends_block =
+                    matches!(kind, H2_HEADERS | H2_CONTINUATION) && flags & H2_END_HEADERS != 0;
+                self.skip = len;
+                if len == 0 {
+                    self.payload_done();
+                }
+            }
+        }
+        self.open || !self.started
+    }
+
+    fn payload_done(&mut self) {
+        if self.ends_block {
+            self.open = false;
+            self.started = true;
+            self.ends_block = false;
+        }
+    }
 }
 
 /// One client connection with the head clock attached.
@@ -110,6 +207,18 @@ impl Guarded {
     /// Feeds bytes just read through the head scanner.
     fn saw(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
+            return;
+        }
+        if let Phase::H2(mut scan) = self.phase {
+            let waiting = scan.saw(bytes);
+            self.phase = Phase::H2(scan);
+            if waiting {
+                self.deadline
+                    .get_or_insert_with(|| Instant::now() + self.limit);
+            } else {
+                self.deadline = None;
+                self.timer = None;
+            }
             return;
         }
         if self.phase == Phase::Idle {
@@ -350,6 +459,65 @@ impl Peek for Guarded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn h2_frame(kind: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let len = payload.len();
+        let mut f = vec![
+            (len >> 16) as u8,
+            (len >> 8) as u8,
+            len as u8,
+            kind,
+            flags,
+            0,
+            0,
+            0,
+            1,
+        ];
+        f.extend_from_slice(payload);
+        f
+    }
+
+    /// Feeds `bytes` in every two-piece split and returns what the scanner says after each
+    /// whole frame list.
+    fn h2_waiting(bytes: &[u8]) -> bool {
+        let mut last = None;
+        for split in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(split);
+            let mut scan = H2Scan::default();
+            scan.saw(a);
+            let now = scan.saw(b);
+            assert!(last.is_none_or(|l| l == now), "split at {split}");
+            last = Some(now);
+        }
+        last.unwrap_or(true)
+    }
+
+    #[test]
+    fn the_h2_clock_runs_until_a_header_block_is_complete_and_while_one_is_open() {
+        let mut c = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        c.extend(h2_frame(0x4, 0, &[]));
+        assert!(h2_waiting(&c), "no request yet");
+        let mut open = c.clone();
+        open.extend(h2_frame(H2_HEADERS, 0, b"abc"));
+        assert!(h2_waiting(&open));
+        let mut more = open.clone();
+        more.extend(h2_frame(H2_CONTINUATION, 0, b"de"));
+        more.extend(h2_frame(H2_CONTINUATION, 0, b""));
+        assert!(
+            h2_waiting(&more),
+            "CONTINUATION without END_HEADERS keeps it open"
+        );
+        let mut done = more.clone();
+        done.extend(h2_frame(H2_CONTINUATION, H2_END_HEADERS, b"f"));
+        assert!(!h2_waiting(&done));
+        let mut whole = c.clone();
+        whole.extend(h2_frame(H2_HEADERS, H2_END_HEADERS | 0x1, b"abc"));
+        whole.extend(h2_frame(0x0, 0x1, b"a body that mentions \x01\x04"));
+        assert!(!h2_waiting(&whole), "a complete request, then DATA");
+        let mut again = whole.clone();
+        again.extend(h2_frame(H2_HEADERS, 0, b""));
+        assert!(h2_waiting(&again), "the next request's block is open");
+    }
 
     #[test]
     fn a_head_ends_at_the_first_blank_line_in_any_split() {

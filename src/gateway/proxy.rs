@@ -226,6 +226,7 @@ impl ProxyHttp for Gateway {
             assertion: ctx.assertion.as_ref(),
             peer: ctx.peer,
             peer_trusted: ctx.peer_trusted,
+            tls: app.tls.is_some(),
             request_id: &ctx.request_id,
         };
         super::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))

@@ -39,7 +39,7 @@ impl BackgroundService for Revocations {
     }
 }
 
-/// SIGHUP: the routes are read again (docs/contract.md §9). Without this handler the signal's
+/// SIGHUP: the routes (docs/contract.md §9) and the TLS certificate (§11) are read again. Without this handler the signal's
 /// default action would end the process.
 pub struct Reload(pub Arc<App>);
 
@@ -69,6 +69,18 @@ impl BackgroundService for Reload {
                     )
                 }
                 Err(e) => tracing::error!("SIGHUP: the reload failed: {e}"),
+            }
+            if let Some(certificates) = self.0.tls.clone() {
+                match tokio::task::spawn_blocking(move || certificates.reload()).await {
+                    Ok(Ok(fingerprint)) => tracing::info!(
+                        sha256 = %fingerprint,
+                        "SIGHUP: TLS certificate reloaded for new connections"
+                    ),
+                    Ok(Err(why)) => tracing::error!(
+                        "SIGHUP: TLS certificate not reloaded, the running one stays: {why}"
+                    ),
+                    Err(e) => tracing::error!("SIGHUP: the certificate reload failed: {e}"),
+                }
             }
         }
     }

@@ -42,6 +42,8 @@ pub struct Forwarding<'a> {
     pub peer: Option<IpAddr>,
     /// Whether `peer` is a trusted proxy, whose `X-Forwarded-Proto` and `-Host` are believed.
     pub peer_trusted: bool,
+    /// Whether the client reached the gateway over TLS (docs/contract.md §11).
+    pub tls: bool,
     pub request_id: &'a HeaderValue,
 }
 
@@ -102,10 +104,11 @@ pub fn rewrite(
             headers.insert(X_FORWARDED_FOR, v);
         }
     }
-    let https = f.peer_trusted
-        && headers
-            .get(X_FORWARDED_PROTO)
-            .is_some_and(|v| v.as_bytes() == b"https");
+    let https = f.tls
+        || f.peer_trusted
+            && headers
+                .get(X_FORWARDED_PROTO)
+                .is_some_and(|v| v.as_bytes() == b"https");
     let proto = HeaderValue::from_static(if https { "https" } else { "http" });
     headers.insert(X_FORWARDED_PROTO, proto);
     let host = f
@@ -236,6 +239,7 @@ mod tests {
             assertion: None,
             peer: None,
             peer_trusted: false,
+            tls: false,
             request_id,
         }
     }
@@ -303,6 +307,7 @@ mod tests {
             assertion: Some(&signed),
             peer: None,
             peer_trusted: false,
+            tls: false,
             request_id: &rid,
         };
         let h = rewritten(
@@ -395,6 +400,16 @@ mod tests {
         let h = rewritten(&[("x-forwarded-for", "  ")], &f);
         assert_eq!(all(&h, "x-forwarded-for"), ["10.0.0.7"]);
         assert!(h.get(X_FORWARDED_HOST).is_none());
+    }
+
+    #[test]
+    fn a_tls_listener_says_https_whatever_the_client_claims() {
+        let rid = HeaderValue::from_static("r-1");
+        let mut f = anonymous(&rid);
+        f.tls = true;
+        assert_eq!(all(&rewritten(&[], &f), "x-forwarded-proto"), ["https"]);
+        let h = rewritten(&[("x-forwarded-proto", "http")], &f);
+        assert_eq!(all(&h, "x-forwarded-proto"), ["https"]);
     }
 
     #[test]

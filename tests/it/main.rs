@@ -38,3 +38,4 @@ mod register_login;
 mod routes;
 mod security;
 mod sessions;
+mod tls;
