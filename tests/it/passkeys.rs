@@ -662,6 +662,23 @@ async fn malformed_answers_spend_no_ceremony() {
     );
 }
 
+/// Anyone may start a passkey sign-in, and each start keeps a row: starts are held to the
+/// sign-in rate per address, in a bucket of their own that leaves password sign-ins alone.
+#[tokio::test]
+async fn passkey_sign_in_starts_are_rate_limited_per_address() {
+    let gw = Gateway::start_with(options().env("GATEHOUSE_LOGIN_RATE", "3/min")).await;
+    let jar = Jar::default();
+    for _ in 0..3 {
+        let r = post(&gw, "/auth/login/passkey/start", &jar, json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let r = post(&gw, "/auth/login/passkey/start", &jar, json!({})).await;
+    assert_eq!((r.status, r.error()), (429, "rate_limited".into()));
+    assert!(r.header("retry-after").is_some());
+    gw.register("alice", PASSWORD).await;
+    assert_eq!(gw.login("alice", PASSWORD).await.status, 200);
+}
+
 #[tokio::test]
 async fn passkeys_are_off_while_the_public_url_is_an_ip_address() {
     let gw = Gateway::start().await;

@@ -397,6 +397,21 @@ pub async fn sign_in_start(app: &App, req: &Request<'_>) -> Result<Reply, Error>
 /// names its user.
 pub async fn passkey_start(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let rp = relying_party(&app.config)?;
+    // Anyone may start one, and each start keeps a row for five minutes: starts are held to
+    // the sign-in rate per client address, in a bucket of their own, so a flood of them can
+    // neither fill the table nor lock out the address's password sign-ins.
+    let ip_key = format!(
+        "passkey_start:{}",
+        req.meta
+            .client_ip
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+    );
+    app.login_limits
+        .reserve(&[&ip_key], std::time::Instant::now())
+        .map_err(|wait| Error::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        })?
+        .failed();
     let (rcr, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| Error::Internal(format!("WebAuthn authentication: {e}")))?;
