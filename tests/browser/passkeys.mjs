@@ -1,8 +1,8 @@
 // Passkeys in a real browser: Chromium with a virtual authenticator (DevTools protocol
 // WebAuthn.addVirtualAuthenticator: CTAP2, resident keys, user verification). Signs in with the
-// password, registers a passkey with the gateway's ceremony (the page's own encoding, as
-// webauthn.js does it), signs out, then signs in again with the sign-in page's "Sign in with a
-// passkey" button alone and checks the session is two-factor.
+// password, registers a passkey from the account page's form, signs out, signs in with the
+// password and the passkey button of the second step, then with the sign-in page's "Sign in
+// with a passkey" button alone; each time the session must be two-factor.
 //
 //   node tests/browser/passkeys.mjs http://localhost:PORT USERNAME PASSWORD
 import { chromium } from 'playwright-core';
@@ -40,29 +40,30 @@ try {
   await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
   check(new URL(page.url()).pathname === '/app', 'signed in with the password');
 
-  const made = await page.evaluate(async (password) => {
-    const dec = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((s.length + 3) % 4)), (c) => c.charCodeAt(0)).buffer;
-    const enc = (b) => btoa(String.fromCharCode(...new Uint8Array(b))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-    const post = async (path, body) => {
-      const r = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-      return { status: r.status, body: await r.json() };
-    };
-    const start = await post('/auth/mfa/webauthn/register/start', { password });
-    if (start.status !== 200) return start;
-    const pk = start.body.publicKey;
-    pk.challenge = dec(pk.challenge);
-    pk.user.id = dec(pk.user.id);
-    (pk.excludeCredentials || []).forEach((c) => { c.id = dec(c.id); });
-    const c = await navigator.credentials.create({ publicKey: pk });
-    return post('/auth/mfa/webauthn/register/finish', {
-      name: 'Virtual',
-      credential: {
-        id: c.id, rawId: enc(c.rawId), type: c.type, extensions: c.getClientExtensionResults(),
-        response: { clientDataJSON: enc(c.response.clientDataJSON), attestationObject: enc(c.response.attestationObject) },
-      },
-    });
-  }, password);
-  check(made.status === 201 && made.body.recovery_codes.length === 10, `a passkey registered (${JSON.stringify(made)})`);
+  // Registration through the account page's own form and script.
+  await page.goto(`${base}/auth/account`);
+  await page.locator('#passkey-name').fill('Virtual');
+  await page.locator('#passkey-password').fill(password);
+  await page.locator('form[data-passkey-register] button[type=submit]').click();
+  const added = page.getByText('Passkey added.');
+  await added.waitFor({ state: 'visible' });
+  const codes = (await added.textContent()).match(/[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}/g) || [];
+  check(codes.length === 10, `a passkey registered from the account page, with 10 recovery codes shown once (${codes.length})`);
+  await page.goto(`${base}/auth/account`);
+  check(await page.locator('#passkeys ~ ul li').filter({ hasText: 'Virtual' }).count() === 1, 'the account page lists the passkey');
+
+  // The second step of a password sign-in, with the passkey button beside the code field.
+  await context.clearCookies();
+  await page.goto(`${base}/auth/login?rd=/app`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
+  check(new URL(page.url()).searchParams.get('step') === 'mfa', 'the password leads to the second step');
+  const second = page.getByRole('button', { name: 'Use a passkey or security key' });
+  await second.waitFor({ state: 'visible' });
+  await Promise.all([page.waitForURL((u) => u.pathname === '/app'), second.click()]);
+  const stepped = await page.evaluate(async () => (await fetch('/auth/me')).json());
+  check(stepped.session && stepped.session.mfa === true, 'the passkey as second step made a two-factor session');
 
   await context.clearCookies();
   await page.goto(`${base}/auth/login?rd=/app`);
