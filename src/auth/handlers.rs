@@ -6,6 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::input::Accepts;
+use super::limits;
 use super::pair::{self, Pair, Rotated};
 use super::refusal::{self, Refusal};
 use super::tokens::Kind;
@@ -234,13 +235,8 @@ async fn login(app: &App, req: &Request<'_>) -> Result<Reply, Error> {
     let body: LoginBody = req.parse(Accepts::JsonOrForm)?;
     let transport = transport(body.token_transport.as_deref())?;
     let name = input::username(&body.username).ok();
-    let ip_key = format!(
-        "ip:{}",
-        req.meta
-            .client_ip
-            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
-    );
-    let user_key = name.as_ref().map(|n| format!("user:{}", n.canonical));
+    let ip_key = limits::ip_key(req.meta.client_ip);
+    let user_key = name.as_ref().map(|n| limits::user_key(&n.canonical));
     let keys: Vec<&str> = [Some(ip_key.as_str()), user_key.as_deref()]
         .into_iter()
         .flatten()

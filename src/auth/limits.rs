@@ -4,10 +4,26 @@
 //! locked out for good, and spreading guesses over many addresses still meets the username's
 //! bucket.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Rate;
+use crate::error::Error;
+
+/// The bucket of a client address. A password, a second-factor code and a passkey answer all
+/// count against it, so its key is spelt here once: two spellings would be two buckets.
+pub fn ip_key(ip: Option<IpAddr>) -> String {
+    match ip {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:unknown".into(),
+    }
+}
+
+/// The bucket of a user, by canonical username.
+pub fn user_key(canonical_username: &str) -> String {
+    format!("user:{canonical_username}")
+}
 
 struct Bucket {
     tokens: f64,
@@ -90,6 +106,14 @@ impl LoginLimiter {
             max: f64::from(self.rate.count),
             failed: false,
         })
+    }
+
+    /// [`reserve`](Self::reserve) now; a refusal is the 429 that says how long to wait.
+    pub fn reserve_now(&self, keys: &[&str]) -> Result<Attempt, Error> {
+        self.reserve(keys, Instant::now())
+            .map_err(|wait| Error::RateLimited {
+                retry_after_secs: wait.as_secs().max(1),
+            })
     }
 
     fn period_per_attempt(&self) -> Duration {

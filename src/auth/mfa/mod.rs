@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use time::OffsetDateTime;
 
-use super::limits::Attempt;
+use super::limits::{self, Attempt};
 use super::{input, Identity};
 use crate::error::Error;
 use crate::store::mfa::{Proof, StoredCode};
@@ -132,16 +132,8 @@ impl Presented {
 /// client address and the user, as a password check does: a wrong code counts as a failed
 /// sign-in against both, a right one costs nothing.
 fn reserve(app: &App, ip: Option<IpAddr>, canonical_username: &str) -> Result<Attempt, Error> {
-    let ip_key = format!(
-        "ip:{}",
-        ip.map_or_else(|| "unknown".into(), |ip| ip.to_string())
-    );
-    let user_key = format!("user:{canonical_username}");
-    app.login_limits
-        .reserve(&[&ip_key, &user_key], std::time::Instant::now())
-        .map_err(|wait| Error::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        })
+    let (ip_key, user_key) = (limits::ip_key(ip), limits::user_key(canonical_username));
+    app.login_limits.reserve_now(&[&ip_key, &user_key])
 }
 
 /// The canonical form of a signed-in user's name, as the limits key it.

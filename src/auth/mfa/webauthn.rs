@@ -400,18 +400,11 @@ pub async fn passkey_start(app: &App, req: &Request<'_>) -> Result<Reply, Error>
     // Anyone may start one, and each start keeps a row for five minutes: starts are held to
     // the sign-in rate per client address, in a bucket of their own, so a flood of them can
     // neither fill the table nor lock out the address's password sign-ins.
-    let ip_key = format!(
+    let key = format!(
         "passkey_start:{}",
-        req.meta
-            .client_ip
-            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+        crate::auth::limits::ip_key(req.meta.client_ip)
     );
-    app.login_limits
-        .reserve(&[&ip_key], std::time::Instant::now())
-        .map_err(|wait| Error::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        })?
-        .failed();
+    app.login_limits.reserve_now(&[&key])?.failed();
     let (rcr, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| Error::Internal(format!("WebAuthn authentication: {e}")))?;
@@ -442,15 +435,8 @@ struct PasskeyFinish {
 /// Takes an attempt from the client address's login limit: a failed passkey sign-in counts as
 /// a failed sign-in. (No user key: the answer names a user only once it is checked.)
 fn reserve_ip(app: &App, ip: Option<IpAddr>) -> Result<crate::auth::limits::Attempt, Error> {
-    let ip_key = format!(
-        "ip:{}",
-        ip.map_or_else(|| "unknown".into(), |ip| ip.to_string())
-    );
     app.login_limits
-        .reserve(&[&ip_key], std::time::Instant::now())
-        .map_err(|wait| Error::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        })
+        .reserve_now(&[&crate::auth::limits::ip_key(ip)])
 }
 
 /// `POST /auth/login/passkey/finish {credential}`: a two-factor session, answered as a login
