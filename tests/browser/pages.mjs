@@ -220,6 +220,9 @@ async function focused(page) {
 }
 
 async function go(page, path) {
+  // Chromium honours `autofocus` only in the page that has the window's focus: a page of an
+  // earlier context, left in the background, would load without it.
+  await page.bringToFront();
   const response = await page.goto(`${base}${path}`);
   return response.status();
 }
