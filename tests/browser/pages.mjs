@@ -216,6 +216,12 @@ function authenticator(secret) {
 }
 
 async function focused(page) {
+  // `autofocus` is applied at the next rendering opportunity after load, which a busy machine
+  // can put after `goto` returns: wait (a little) for something to hold the focus first. A
+  // page whose autofocus is broken still answers with the body, and fails the check.
+  await page
+    .waitForFunction(() => document.activeElement && document.activeElement !== document.body, null, { timeout: 3000 })
+    .catch(() => {});
   return page.evaluate(() => document.activeElement && document.activeElement.id);
 }
 
