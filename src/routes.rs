@@ -190,10 +190,15 @@ pub fn classify(method: &str, path: &str) -> Route {
 /// .NET applications fold to `..`). Each of those readings is refused rather than normalised:
 /// the gateway cannot know which one the upstream uses.
 pub fn path_is_acceptable(path: &str) -> bool {
-    if !path.starts_with('/') || path.contains('\\') {
+    if !path.starts_with('/') {
         return false;
     }
-    path.split('/').all(segment_is_acceptable)
+    let bytes = path.as_bytes();
+    if bytes.is_ascii() && memchr::memchr2(b'%', b'\\', bytes).is_none() {
+        // Nearly every path: nothing encoded, so only a dot segment can climb.
+        return !bytes.split(|b| *b == b'/').any(is_dot);
+    }
+    !path.contains('\\') && path.split('/').all(segment_is_acceptable)
 }
 
 /// How many times a segment is percent-decoded looking for a hidden dot, slash or NUL.

@@ -104,13 +104,39 @@ impl CookieNames {
 pub fn pairs<'a>(
     headers: impl Iterator<Item = &'a [u8]>,
 ) -> impl Iterator<Item = (&'a str, &'a str)> {
+    segments(headers).filter_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| (name, value.trim().trim_matches('"')))
+    })
+}
+
+/// The `;`-separated segments of every `Cookie` value that is UTF-8; a value that is not is
+/// skipped whole, by the reading that authenticates and the one that forwards alike. The
+/// separator is found with `memchr`: a cookie header carries a token of some 250 bytes on
+/// every proxied request, and `str::split` walks it a byte at a time.
+fn segments<'a>(headers: impl Iterator<Item = &'a [u8]>) -> impl Iterator<Item = &'a str> {
     headers
         .filter_map(|h| std::str::from_utf8(h).ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            let name = name.trim();
-            (!name.is_empty()).then(|| (name, value.trim().trim_matches('"')))
+        .flat_map(|mut rest| {
+            let mut done = false;
+            std::iter::from_fn(move || {
+                if done {
+                    return None;
+                }
+                // `;` is ASCII, so both sides of it are on character boundaries.
+                Some(match memchr::memchr(b';', rest.as_bytes()) {
+                    Some(at) => {
+                        let segment = &rest[..at];
+                        rest = &rest[at + 1..];
+                        segment
+                    }
+                    None => {
+                        done = true;
+                        rest
+                    }
+                })
+            })
         })
 }
 
@@ -128,27 +154,61 @@ pub fn find_one<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Opti
     found.one()
 }
 
+/// What one pass over a request's `Cookie` headers found: the gateway's two cookies, and
+/// whether anything else would be forwarded (see [`without_ours`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan<'a> {
+    pub access: Found<'a>,
+    pub refresh: Found<'a>,
+    /// Some segment is not one of the gateway's cookies; when false, the upstream gets no
+    /// `Cookie` header at all and the headers need no second reading.
+    pub others: bool,
+}
+
+/// Looks up the gateway's two cookies in one pass over all `Cookie` headers, and notes whether
+/// [`without_ours`] would keep anything.
+pub fn scan<'a>(headers: impl Iterator<Item = &'a [u8]>, names: &CookieNames) -> Scan<'a> {
+    let mut found = Scan {
+        access: Found::Missing,
+        refresh: Found::Missing,
+        others: false,
+    };
+    for segment in segments(headers) {
+        // Split as `without_ours` splits, so "other" means exactly what it would keep.
+        let segment = segment.trim();
+        if segment.is_empty() {
+            continue;
+        }
+        let (name, value) = match segment.split_once('=') {
+            Some((name, value)) => (name.trim(), Some(value)),
+            None => (segment, None),
+        };
+        let slot = if name == names.access {
+            &mut found.access
+        } else if name == names.refresh {
+            &mut found.refresh
+        } else {
+            found.others |= !names.is_ours(name);
+            continue;
+        };
+        // As `pairs` reads them: a name without `=` is no cookie.
+        let Some(value) = value else { continue };
+        *slot = match slot {
+            Found::Missing => Found::One(value.trim().trim_matches('"')),
+            _ => Found::Ambiguous,
+        };
+    }
+    found
+}
+
 /// Looks up the gateway's two cookies in one pass over all `Cookie` headers: `(access,
 /// refresh)`.
 pub fn find_ours<'a>(
     headers: impl Iterator<Item = &'a [u8]>,
     names: &CookieNames,
 ) -> (Found<'a>, Found<'a>) {
-    let (mut access, mut refresh) = (Found::Missing, Found::Missing);
-    for (n, v) in pairs(headers) {
-        let slot = if n == names.access {
-            &mut access
-        } else if n == names.refresh {
-            &mut refresh
-        } else {
-            continue;
-        };
-        *slot = match slot {
-            Found::Missing => Found::One(v),
-            _ => Found::Ambiguous,
-        };
-    }
-    (access, refresh)
+    let found = scan(headers, names);
+    (found.access, found.refresh)
 }
 
 /// The `Cookie` header to forward: every pair except the gateway's own, in order. `None` when
@@ -158,9 +218,7 @@ pub fn without_ours<'a>(
     names: &CookieNames,
 ) -> Option<String> {
     let mut kept = String::new();
-    let pairs = headers
-        .filter_map(|h| std::str::from_utf8(h).ok())
-        .flat_map(|h| h.split(';'))
+    let pairs = segments(headers)
         .map(str::trim)
         .filter(|pair| !pair.is_empty());
     for pair in pairs {
@@ -268,7 +326,67 @@ mod tests {
         assert_eq!(find_one(h.into_iter(), "mfa_pending"), None);
     }
 
+    /// Headers made of the pieces a cookie parser trips on: separators, spaces, quotes, our
+    /// names, and bytes that are not UTF-8.
+    fn cookie_headers() -> impl Strategy<Value = Vec<Vec<u8>>> {
+        let piece = prop::sample::select(vec![
+            &b"access_token"[..],
+            b"refresh_token",
+            b"mfa_pending",
+            b"a",
+            b"=",
+            b";",
+            b" ",
+            b"\t",
+            b"\"",
+            b"x.y.z",
+            "\u{a0}".as_bytes(),
+            b"\xff",
+        ]);
+        prop::collection::vec(
+            prop::collection::vec(piece, 0..10).prop_map(|p| p.concat()),
+            0..3,
+        )
+    }
+
     proptest! {
+        #[test]
+        fn one_scan_reads_as_the_two_readings_do(h in cookie_headers()) {
+            let n = names(false, None);
+            let found = scan(h.iter().map(|v| v.as_slice()), &n);
+            // The reading that authenticates, spelt with `str::split`: the pairs, name by name.
+            let mut access = Found::Missing;
+            let mut refresh = Found::Missing;
+            let reference = h
+                .iter()
+                .filter_map(|v| std::str::from_utf8(v).ok())
+                .flat_map(|v| v.split(';'))
+                .filter_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    let name = name.trim();
+                    (!name.is_empty()).then(|| (name, value.trim().trim_matches('"')))
+                });
+            prop_assert!(reference.clone().eq(pairs(h.iter().map(|v| v.as_slice()))));
+            for (name, value) in reference {
+                let slot = if name == n.access {
+                    &mut access
+                } else if name == n.refresh {
+                    &mut refresh
+                } else {
+                    continue;
+                };
+                *slot = match slot {
+                    Found::Missing => Found::One(value),
+                    _ => Found::Ambiguous,
+                };
+            }
+            prop_assert_eq!(&found.access, &access);
+            prop_assert_eq!(&found.refresh, &refresh);
+            // The reading that forwards: something is kept exactly when `others` says so.
+            let kept = without_ours(h.iter().map(|v| v.as_slice()), &n);
+            prop_assert_eq!(found.others, kept.is_some());
+        }
+
         #[test]
         fn cookie_parsing_never_panics(h in proptest::collection::vec(any::<Vec<u8>>(), 0..4)) {
             let n = names(false, None);

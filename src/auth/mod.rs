@@ -66,17 +66,21 @@ pub struct Credentials<'a> {
     pub refresh_cookie: Option<&'a str>,
     /// Who is presenting them, for the audit record of an in-line refresh.
     pub client_ip: Option<std::net::IpAddr>,
+    /// The `Cookie` headers hold something besides the gateway's cookies, which the upstream
+    /// gets (gateway/upstream.rs); when not, they are dropped without a second reading.
+    pub other_cookies: bool,
 }
 
 impl<'a> Credentials<'a> {
     pub fn from_headers(headers: &'a HeaderMap, names: &CookieNames) -> Self {
         let cookie_values = headers.get_all(http::header::COOKIE).iter();
-        let (access, refresh) = cookies::find_ours(cookie_values.map(|v| v.as_bytes()), names);
+        let found = cookies::scan(cookie_values.map(|v| v.as_bytes()), names);
         Self {
-            access_cookie: access.one(),
-            refresh_cookie: refresh.one(),
+            access_cookie: found.access.one(),
+            refresh_cookie: found.refresh.one(),
             bearer: bearer::from_headers(headers),
             client_ip: None,
+            other_cookies: found.others,
         }
     }
 

@@ -50,8 +50,9 @@ const SLOTS: usize = 1 << 17;
 
 /// The signature segment, when it has the one length HS256 produces.
 fn signature(token: &str) -> Option<&[u8; SIGNATURE_LEN]> {
-    let (_, sig) = token.rsplit_once('.')?;
-    sig.as_bytes().try_into().ok()
+    // `memrchr`: `rsplit_once` walks back a byte at a time, on every proxied request.
+    let dot = memchr::memrchr(b'.', token.as_bytes())?;
+    token.as_bytes().get(dot + 1..)?.try_into().ok()
 }
 
 impl VerifiedTokens {

@@ -14,6 +14,13 @@
 //!
 //! On an HTTP/2 connection (TLS with ALPN `h2`) the same clock follows frames instead: see
 //! [`H2Scan`].
+//!
+//! The same wrapper closes HTTP/1 connections left idle between requests (nginx's
+//! `keepalive_timeout`). Pingora's own keep-alive timeout arms a timer for every request read
+//! on a kept-alive connection, the largest single cost gatehouse added to a proxied request;
+//! here one timer per connection ticks every [`IDLE_TICK`], and a connection that read nothing
+//! for a whole tick while waiting for its next request is closed: after one to two ticks of
+//! idleness, never during a request.
 
 use std::fmt;
 use std::future::Future;
@@ -36,10 +43,15 @@ use prometheus::IntCounter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
+/// How often an idle HTTP/1 connection is looked at: one that read nothing for a whole tick
+/// while waiting for a request is closed.
+pub const IDLE_TICK: Duration = Duration::from_secs(60);
+
 /// A [`ServerApp`] that hands `inner` only guarded connections.
 pub struct HeaderTimeout<A> {
     inner: Arc<A>,
     limit: Duration,
+    idle_tick: Duration,
     expired: IntCounter,
 }
 
@@ -48,6 +60,7 @@ impl<A> HeaderTimeout<A> {
         Self {
             inner: Arc::new(inner),
             limit,
+            idle_tick: IDLE_TICK,
             expired,
         }
     }
@@ -68,7 +81,8 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderTimeout<A> {
                 stream.selected_alpn_proto(),
                 Some(pingora::protocols::ALPN::H2)
             );
-            let mut guarded = Guarded::new(stream, self.limit, self.expired.clone());
+            let mut guarded =
+                Guarded::new(stream, self.limit, self.idle_tick, self.expired.clone());
             if h2 {
                 guarded.phase = Phase::H2(H2Scan::default());
             }
@@ -189,19 +203,47 @@ pub struct Guarded {
     /// head that arrives in one read (nearly all of them) never reads the clock.
     deadline: Option<Instant>,
     timer: Option<Pin<Box<Sleep>>>,
+    /// The idle clock: made at the first wait for a second request, then re-armed once a
+    /// tick, never per request.
+    idle: Option<Pin<Box<Sleep>>>,
+    idle_tick: Duration,
+    /// Bytes were read since the idle clock last ticked.
+    read_since_tick: bool,
     expired: IntCounter,
 }
 
 impl Guarded {
-    fn new(inner: Stream, limit: Duration, expired: IntCounter) -> Self {
+    fn new(inner: Stream, limit: Duration, idle_tick: Duration, expired: IntCounter) -> Self {
         Self {
             inner,
             limit,
             phase: Phase::Head { ends: 0 },
             deadline: Some(Instant::now() + limit),
             timer: None,
+            idle: None,
+            idle_tick,
+            read_since_tick: true,
             expired,
         }
+    }
+
+    /// Waiting between requests: `Ready` once the connection has been idle for a whole tick,
+    /// which the caller reads as the end of the stream (Pingora then closes it quietly, as
+    /// after its own keep-alive timeout).
+    fn poll_idle(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let tick = self.idle_tick;
+        let timer = self.idle.get_or_insert_with(|| {
+            // What was read before the first wait belongs to the requests already answered.
+            self.read_since_tick = false;
+            Box::pin(tokio::time::sleep(tick))
+        });
+        while timer.as_mut().poll(cx).is_ready() {
+            if !std::mem::take(&mut self.read_since_tick) {
+                return Poll::Ready(());
+            }
+            timer.as_mut().reset(Instant::now() + tick);
+        }
+        Poll::Pending
     }
 
     /// Feeds bytes just read through the head scanner.
@@ -258,6 +300,11 @@ impl Guarded {
 /// Scans for the blank line ending a head; bare LF line ends count, as httparse allows them.
 /// `ends` is the state left by the previous call; `Err` carries the state to resume with.
 fn head_end(mut ends: u8, bytes: &[u8]) -> Result<(), u8> {
+    // Nearly every head arrives whole, in one read that ends with its blank line: that read
+    // holds a blank line whatever came before it, and no line needs looking at.
+    if bytes.ends_with(b"\r\n\r\n") {
+        return Ok(());
+    }
     let mut line_start = 0;
     for nl in memchr::memchr_iter(b'\n', bytes) {
         let only_cr = bytes[line_start..nl].iter().all(|&b| b == b'\r');
@@ -312,11 +359,16 @@ impl AsyncRead for Guarded {
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
                 let new = buf.filled().get(before..).unwrap_or_default();
+                this.read_since_tick |= !new.is_empty();
                 this.saw(new);
                 Poll::Ready(Ok(()))
             }
             Poll::Pending => {
                 let Some(deadline) = this.deadline else {
+                    if this.phase == Phase::Idle && this.poll_idle(cx).is_ready() {
+                        // Idle for a whole tick: the end of the stream, read as nothing.
+                        return Poll::Ready(Ok(()));
+                    }
                     return Poll::Pending;
                 };
                 let timer = this
@@ -567,6 +619,91 @@ mod tests {
             proptest::prop_assert_eq!(run(head_end), run(model));
             proptest::prop_assert_eq!(head_end(0, &bytes), model(0, &bytes));
         }
+    }
+
+    /// A guarded server end and the client end of a real loopback connection.
+    async fn connection(idle_tick: Duration) -> (Guarded, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let stream: Stream = Box::new(pingora::protocols::l4::stream::Stream::from(
+            accepted.unwrap().0,
+        ));
+        let expired = IntCounter::new("t", "t").unwrap();
+        let guarded = Guarded::new(stream, Duration::from_secs(10), idle_tick, expired);
+        (guarded, client.unwrap())
+    }
+
+    /// Serves one request on `server`: reads its head, writes a response.
+    async fn answer(server: &mut Guarded, client: &mut tokio::net::TcpStream) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        assert!(server.read(&mut buf).await.unwrap() > 0);
+        assert_eq!(server.phase, Phase::Answering);
+        server
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(server.phase, Phase::Idle);
+        let mut response = [0u8; 64];
+        assert!(client.read(&mut response).await.unwrap() > 0);
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_ends_after_a_tick_and_a_busy_one_does_not() {
+        use tokio::io::AsyncReadExt;
+        let tick = Duration::from_millis(300);
+        let (mut server, mut client) = connection(tick).await;
+        answer(&mut server, &mut client).await;
+        // Requests closer together than a tick keep the connection, over several ticks.
+        let started = std::time::Instant::now();
+        while started.elapsed() < tick * 4 {
+            let read = async {
+                tokio::time::sleep(tick / 3).await;
+                answer(&mut server, &mut client).await;
+            };
+            tokio::time::timeout(tick, read)
+                .await
+                .expect("the connection is kept");
+        }
+        // Then nothing: the wait for the next request ends, as at the end of the stream, after
+        // one to two ticks.
+        let idle = std::time::Instant::now();
+        let mut buf = [0u8; 16];
+        let n = tokio::time::timeout(tick * 3, server.read(&mut buf)).await;
+        assert_eq!(n.expect("closed within two ticks").unwrap(), 0);
+        assert!(idle.elapsed() >= tick, "{:?}", idle.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_request_slower_than_a_tick_is_not_cut_as_idle() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tick = Duration::from_millis(200);
+        let (mut server, mut client) = connection(tick).await;
+        answer(&mut server, &mut client).await;
+        client
+            .write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 256];
+        assert!(server.read(&mut buf).await.unwrap() > 0);
+        // The upstream takes three ticks; the client waits, sending nothing; the server end
+        // reads meanwhile (as Pingora does, to notice a client going away) and must not see
+        // the end of the stream.
+        let waiting = tokio::time::timeout(tick * 3, server.read(&mut buf)).await;
+        assert!(waiting.is_err(), "a request in progress is never idle");
+        server
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = [0u8; 64];
+        assert!(client.read(&mut response).await.unwrap() > 0);
+        // And the next request on the connection is served.
+        answer(&mut server, &mut client).await;
     }
 
     #[test]

@@ -99,6 +99,8 @@ pub struct Ctx {
     /// `fail_to_proxy` (or the reply table) wrote the line for a failure; Pingora's would be a
     /// second.
     failure_logged: bool,
+    /// The request's `Cookie` headers hold more than the gateway's cookies; true until read.
+    other_cookies: bool,
     _in_flight: InFlight,
 }
 
@@ -126,15 +128,15 @@ impl ProxyHttp for Gateway {
             set_cookies: None,
             body_received: Some(0),
             failure_logged: false,
+            other_cookies: true,
             _in_flight: InFlight::new(),
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> pingora::Result<bool> {
         let app = &self.app;
-        // Idle keep-alive connections are closed after a minute; Pingora keeps them forever
-        // unless told.
-        session.set_keepalive(Some(KEEPALIVE_SECS));
+        // Idle keep-alive connections are closed by the header-timeout wrapper
+        // (header_timeout.rs), which does it without a timer per request.
         ctx.peer = session
             .client_addr()
             .and_then(|a| a.as_inet())
@@ -228,6 +230,7 @@ impl ProxyHttp for Gateway {
             peer_trusted: ctx.peer_trusted,
             tls: app.tls.is_some(),
             request_id: &ctx.request_id,
+            other_cookies: ctx.other_cookies,
         };
         super::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
     }
@@ -401,6 +404,7 @@ impl Gateway {
             forwarded_host: &forwarded_host,
         };
         let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
+        ctx.other_cookies = creds.other_cookies;
         let now = crate::clock::now();
         let admitted = {
             let admit = std::pin::pin!(access::admit(app, &ask, &creds, now));
@@ -528,6 +532,3 @@ impl Gateway {
             .unwrap_or_else(Reply::from)
     }
 }
-
-/// How long an idle client connection is kept open between requests.
-const KEEPALIVE_SECS: u64 = 60;

@@ -45,6 +45,8 @@ pub struct Forwarding<'a> {
     /// Whether the client reached the gateway over TLS (docs/contract.md §11).
     pub tls: bool,
     pub request_id: &'a HeaderValue,
+    /// The client's `Cookie` headers hold more than the gateway's cookies (or were not read).
+    pub other_cookies: bool,
 }
 
 /// Rewrites `headers` for the upstream. `is_our_token` tells whether a bearer token was signed
@@ -68,7 +70,10 @@ pub fn rewrite(
             headers.remove(name);
         }
     }
-    if headers.contains_key(COOKIE) {
+    if !f.other_cookies {
+        // Only the gateway's cookies were sent (auth::cookies::scan): nothing to keep.
+        headers.remove(COOKIE);
+    } else if headers.contains_key(COOKIE) {
         let kept =
             cookies::without_ours(headers.get_all(COOKIE).iter().map(|v| v.as_bytes()), names)
                 .and_then(|kept| HeaderValue::try_from(kept).ok());
@@ -241,6 +246,7 @@ mod tests {
             peer_trusted: false,
             tls: false,
             request_id,
+            other_cookies: true,
         }
     }
 
@@ -309,6 +315,7 @@ mod tests {
             peer_trusted: false,
             tls: false,
             request_id: &rid,
+            other_cookies: true,
         };
         let h = rewritten(
             &[
@@ -376,6 +383,17 @@ mod tests {
         rewrite(&mut h, None, &f, &names, |t| t == OURS);
         assert!(h.get(COOKIE).is_none());
         assert_eq!(all(&h, "authorization"), ["Bearer th.ei.rs"]);
+
+        // Read as holding only the gateway's cookies: every Cookie header goes, unread.
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_str(&cookie).unwrap());
+        h.append(COOKIE, HeaderValue::from_static("c=3"));
+        let f = Forwarding {
+            other_cookies: false,
+            ..anonymous(&rid)
+        };
+        rewrite(&mut h, None, &f, &names, |t| t == OURS);
+        assert!(h.get(COOKIE).is_none());
     }
 
     #[test]

@@ -323,3 +323,36 @@ async fn dot_segments_behind_parameters_encodings_or_fragments_are_refused() {
     .await;
     assert_eq!(status, 200);
 }
+
+/// A client that asks for its connection to be closed (`Connection: close`, or HTTP/1.0
+/// without keep-alive) gets its answer and then the end of the connection: the gateway keeps
+/// a connection open only when the client asked it to.
+#[tokio::test]
+async fn a_client_that_asks_to_close_gets_its_answer_and_the_end_of_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = Gateway::start_env(&[("GATEHOUSE_PUBLIC_PATHS", "/public")]).await;
+    for request in [
+        "GET /public/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        "GET /public/x HTTP/1.0\r\nHost: a\r\n\r\n",
+        "GET /private HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut stream = connect(&gw).await;
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut out),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            read.is_ok(),
+            "still open after answering {request:?}: {text}"
+        );
+        assert!(text.starts_with("HTTP/1."), "{request:?}: {text}");
+        assert!(
+            !text.to_ascii_lowercase().contains("connection: keep-alive"),
+            "{request:?}: {text}"
+        );
+    }
+}
