@@ -30,6 +30,69 @@ impl RequestMeta {
     }
 }
 
+/// Which of the headers the gateway looks for a request carries, found in one pass over its
+/// headers. A hashed lookup costs about as much as looking at every header of a typical
+/// request once, and the proxy path asks about a dozen names, most of them absent; each of
+/// those is now looked up only when it was sent. The flags only ever say "maybe": the headers
+/// stay the truth, and between the request filter and the upstream rewrite, headers are only
+/// removed (Pingora's hop-by-hop sanitising), never added.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// `Content-Length` values, counted up to 2.
+    pub content_lengths: u8,
+    pub transfer_encoding: bool,
+    pub upgrade: bool,
+    pub connection: bool,
+    pub cookie: bool,
+    pub authorization: bool,
+    pub proxy_authorization: bool,
+    pub forwarded_for: bool,
+    pub request_id: bool,
+    /// A name that reads as an identity header (docs/contract.md §6) in some spelling.
+    pub identity: bool,
+}
+
+impl Sent {
+    /// Nothing known: every name may have been sent, and each is looked up.
+    pub const UNKNOWN: Sent = Sent {
+        content_lengths: 2,
+        transfer_encoding: true,
+        upgrade: true,
+        connection: true,
+        cookie: true,
+        authorization: true,
+        proxy_authorization: true,
+        forwarded_for: true,
+        request_id: true,
+        identity: true,
+    };
+
+    pub fn of(headers: &HeaderMap, is_identity_header: impl Fn(&str) -> bool) -> Self {
+        let mut sent = Sent::default();
+        for (name, _) in headers {
+            match name.as_str() {
+                "content-length" => sent.content_lengths = (sent.content_lengths + 1).min(2),
+                "transfer-encoding" => sent.transfer_encoding = true,
+                "upgrade" => sent.upgrade = true,
+                "connection" => sent.connection = true,
+                "cookie" => sent.cookie = true,
+                "authorization" => sent.authorization = true,
+                "proxy-authorization" => sent.proxy_authorization = true,
+                "x-forwarded-for" => sent.forwarded_for = true,
+                "x-request-id" => sent.request_id = true,
+                other => sent.identity |= is_identity_header(other),
+            }
+        }
+        sent
+    }
+
+    /// Whether [`framing_problem`] could find anything: the common request, with at most one
+    /// `Content-Length` and no `Transfer-Encoding` or `Upgrade`, is well framed.
+    pub fn framing_in_doubt(&self) -> bool {
+        self.content_lengths > 1 || self.transfer_encoding || self.upgrade
+    }
+}
+
 /// docs/contract.md §6: a browser request lists `text/html` explicitly in `Accept` (`*/*` alone does
 /// not count) and is not an `XMLHttpRequest`.
 pub fn is_browser(headers: &HeaderMap) -> bool {
@@ -282,6 +345,52 @@ mod host_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The one pass says exactly which of its names were sent, and never calls a request
+        /// well framed that `framing_problem` would refuse.
+        #[test]
+        fn one_pass_over_the_headers_says_what_lookups_would(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::sample::select(vec![
+                        "content-length", "transfer-encoding", "upgrade", "connection", "cookie",
+                        "authorization", "proxy-authorization", "x-forwarded-for", "x-request-id",
+                        "x-auth-user", "x_auth_groups", "x.auth-assertion", "host", "accept",
+                        "x-other",
+                    ]),
+                    proptest::sample::select(vec!["1", "2", "chunked", "h2c", "gzip, chunked", "x"]),
+                ),
+                0..8,
+            )
+        ) {
+            let mut h = HeaderMap::new();
+            for (name, value) in &pairs {
+                h.append(*name, http::HeaderValue::from_static(value));
+            }
+            let sent = Sent::of(&h, crate::auth::identity::is_identity_header);
+            let has = |name: &str| h.contains_key(name);
+            proptest::prop_assert_eq!(sent.transfer_encoding, has("transfer-encoding"));
+            proptest::prop_assert_eq!(sent.upgrade, has("upgrade"));
+            proptest::prop_assert_eq!(sent.connection, has("connection"));
+            proptest::prop_assert_eq!(sent.cookie, has("cookie"));
+            proptest::prop_assert_eq!(sent.authorization, has("authorization"));
+            proptest::prop_assert_eq!(sent.proxy_authorization, has("proxy-authorization"));
+            proptest::prop_assert_eq!(sent.forwarded_for, has("x-forwarded-for"));
+            proptest::prop_assert_eq!(sent.request_id, has("x-request-id"));
+            proptest::prop_assert_eq!(
+                usize::from(sent.content_lengths),
+                h.get_all("content-length").iter().count().min(2)
+            );
+            proptest::prop_assert_eq!(
+                sent.identity,
+                h.keys().any(|n| crate::auth::identity::is_identity_header(n.as_str()))
+            );
+            if framing_problem(&h, None).is_some() {
+                proptest::prop_assert!(sent.framing_in_doubt());
+            }
+        }
+    }
 
     fn trusted() -> Vec<IpNet> {
         vec![

@@ -73,12 +73,29 @@ pub struct Credentials<'a> {
 
 impl<'a> Credentials<'a> {
     pub fn from_headers(headers: &'a HeaderMap, names: &CookieNames) -> Self {
-        let cookie_values = headers.get_all(http::header::COOKIE).iter();
-        let found = cookies::scan(cookie_values.map(|v| v.as_bytes()), names);
+        Self::from_sent(headers, &crate::request::Sent::UNKNOWN, names)
+    }
+
+    /// [`Self::from_headers`], looking only for the headers `sent` says may be there.
+    pub fn from_sent(
+        headers: &'a HeaderMap,
+        sent: &crate::request::Sent,
+        names: &CookieNames,
+    ) -> Self {
+        let found = match sent.cookie {
+            true => {
+                let values = headers.get_all(http::header::COOKIE).iter();
+                cookies::scan(values.map(|v| v.as_bytes()), names)
+            }
+            false => cookies::scan(std::iter::empty(), names),
+        };
         Self {
             access_cookie: found.access.one(),
             refresh_cookie: found.refresh.one(),
-            bearer: bearer::from_headers(headers),
+            bearer: sent
+                .authorization
+                .then(|| bearer::from_headers(headers))
+                .flatten(),
             client_ip: None,
             other_cookies: found.others,
         }

@@ -101,6 +101,8 @@ pub struct Ctx {
     failure_logged: bool,
     /// The request's `Cookie` headers hold more than the gateway's cookies; true until read.
     other_cookies: bool,
+    /// Which headers the client sent, of those the gateway looks for.
+    sent: request::Sent,
     _in_flight: InFlight,
 }
 
@@ -129,6 +131,7 @@ impl ProxyHttp for Gateway {
             body_received: Some(0),
             failure_logged: false,
             other_cookies: true,
+            sent: request::Sent::UNKNOWN,
             _in_flight: InFlight::new(),
         }
     }
@@ -143,17 +146,23 @@ impl ProxyHttp for Gateway {
             .map(|a| a.ip());
         ctx.peer_trusted = request::is_trusted(ctx.peer, &app.config.trusted_proxies);
         let req = session.req_header();
-        ctx.request_id = request_id(req.headers.get(super::upstream::X_REQUEST_ID));
-        // The raw head is only consulted for the rare request with Transfer-Encoding.
-        let raw_head = req
-            .headers
-            .contains_key(http::header::TRANSFER_ENCODING)
-            .then(|| session.as_ref().to_h1_raw());
-        if let Some(problem) = request::framing_problem(&req.headers, raw_head.as_deref()) {
-            // Ambiguous framing is how requests get smuggled: refuse it and drop the connection.
-            session.set_keepalive(None);
-            return Box::pin(self.reply(session, ctx, Error::Malformed(problem.into()).into()))
-                .await;
+        let sent = request::Sent::of(&req.headers, auth::identity::is_identity_header);
+        ctx.sent = sent;
+        ctx.request_id = request_id(
+            sent.request_id
+                .then(|| req.headers.get(super::upstream::X_REQUEST_ID))
+                .flatten(),
+        );
+        if sent.framing_in_doubt() {
+            // The raw head is only consulted for the rare request with Transfer-Encoding.
+            let raw_head = sent.transfer_encoding.then(|| session.as_ref().to_h1_raw());
+            if let Some(problem) = request::framing_problem(&req.headers, raw_head.as_deref()) {
+                // Ambiguous framing is how requests get smuggled: refuse it and drop the
+                // connection.
+                session.set_keepalive(None);
+                return Box::pin(self.reply(session, ctx, Error::Malformed(problem.into()).into()))
+                    .await;
+            }
         }
         let path = req.uri.path();
         if !routes::target_is_acceptable(req.raw_path(), path) {
@@ -167,7 +176,11 @@ impl ProxyHttp for Gateway {
             let reply = Box::pin(self.answer_auth_route(session, ctx)).await;
             return Box::pin(self.reply(session, ctx, reply)).await;
         }
-        match request::connection_options(&req.headers, auth::identity::is_identity_header) {
+        let options = match sent.connection {
+            true => request::connection_options(&req.headers, auth::identity::is_identity_header),
+            false => Ok(request::ConnectionOptions::Keep),
+        };
+        match options {
             Ok(request::ConnectionOptions::Keep) => {}
             Ok(request::ConnectionOptions::Rewrite(value)) => {
                 let req = session.req_header_mut();
@@ -231,6 +244,7 @@ impl ProxyHttp for Gateway {
             tls: app.tls.is_some(),
             request_id: &ctx.request_id,
             other_cookies: ctx.other_cookies,
+            sent: &ctx.sent,
         };
         super::upstream::apply(upstream, &forwarding, &app.cookies, |t| app.keys.is_ours(t))
     }
@@ -403,7 +417,7 @@ impl Gateway {
             client: &client,
             forwarded_host: &forwarded_host,
         };
-        let creds = Credentials::from_headers(&req.headers, &app.cookies).from(ctx.peer);
+        let creds = Credentials::from_sent(&req.headers, &ctx.sent, &app.cookies).from(ctx.peer);
         ctx.other_cookies = creds.other_cookies;
         let now = crate::clock::now();
         let admitted = {

@@ -26,7 +26,7 @@ use crate::auth::identity::{
     is_identity_header, X_AUTH_ASSERTION, X_AUTH_GROUPS, X_AUTH_SESSION_ID, X_AUTH_USER,
     X_AUTH_USER_ID,
 };
-use crate::request::{X_FORWARDED_FOR, X_FORWARDED_HOST};
+use crate::request::{Sent, X_FORWARDED_FOR, X_FORWARDED_HOST};
 
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -47,6 +47,8 @@ pub struct Forwarding<'a> {
     pub request_id: &'a HeaderValue,
     /// The client's `Cookie` headers hold more than the gateway's cookies (or were not read).
     pub other_cookies: bool,
+    /// Which headers the client sent (request.rs): an absent one is not looked up.
+    pub sent: &'a Sent,
 }
 
 /// Rewrites `headers` for the upstream. `is_our_token` tells whether a bearer token was signed
@@ -60,7 +62,7 @@ pub fn rewrite(
 ) {
     // Room for what is added below, in one allocation rather than a grow per insert.
     headers.reserve(8);
-    if headers.keys().any(|name| is_identity_header(name.as_str())) {
+    if f.sent.identity && headers.keys().any(|name| is_identity_header(name.as_str())) {
         let spoofed: Vec<HeaderName> = headers
             .keys()
             .filter(|name| is_identity_header(name.as_str()))
@@ -82,8 +84,11 @@ pub fn rewrite(
             headers.insert(COOKIE, kept);
         }
     }
-    for name in [AUTHORIZATION, PROXY_AUTHORIZATION] {
-        bearer::withhold_ours(headers, name, &is_our_token);
+    if f.sent.authorization {
+        bearer::withhold_ours(headers, AUTHORIZATION, &is_our_token);
+    }
+    if f.sent.proxy_authorization {
+        bearer::withhold_ours(headers, PROXY_AUTHORIZATION, &is_our_token);
     }
     if let Some([user_id, user, session_id, groups]) = f.identity {
         headers.insert(X_AUTH_USER_ID, user_id.clone());
@@ -98,7 +103,8 @@ pub fn rewrite(
     if let Some(peer) = f.peer {
         // Appended as nginx does; upstreams should read it from the right.
         let mut xff = String::with_capacity(64);
-        if let Some(prev) = headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        let prev = f.sent.forwarded_for.then(|| headers.get(X_FORWARDED_FOR));
+        if let Some(prev) = prev.flatten().and_then(|v| v.to_str().ok()) {
             if !prev.trim().is_empty() {
                 xff.push_str(prev);
                 xff.push_str(", ");
@@ -247,6 +253,7 @@ mod tests {
             tls: false,
             request_id,
             other_cookies: true,
+            sent: &Sent::UNKNOWN,
         }
     }
 
@@ -316,6 +323,7 @@ mod tests {
             tls: false,
             request_id: &rid,
             other_cookies: true,
+            sent: &Sent::UNKNOWN,
         };
         let h = rewritten(
             &[
