@@ -296,11 +296,11 @@ fn percent_decode(bytes: &[u8], strict: bool) -> Option<Vec<u8>> {
 /// read differently from the path the gateway checked. A `#` is never valid in a request
 /// target; the `http` crate drops everything after it, while an upstream may not.
 pub fn target_is_acceptable(target: &[u8], parsed_path: &str) -> bool {
-    if target.contains(&b'#') {
+    if memchr::memchr(b'#', target).is_some() {
         return false;
     }
     let path = match target.first() {
-        Some(b'/') => target.split(|b| *b == b'?').next().unwrap_or_default(),
+        Some(b'/') => &target[..memchr::memchr(b'?', target).unwrap_or(target.len())],
         // Absolute-form (`http://host/p`): the parsed path is what was received after the
         // authority. `*` (OPTIONS) and authority-form (CONNECT) are no path, and are refused.
         _ => parsed_path.as_bytes(),

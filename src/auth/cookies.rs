@@ -179,8 +179,9 @@ pub fn scan<'a>(headers: impl Iterator<Item = &'a [u8]>, names: &CookieNames) ->
         if segment.is_empty() {
             continue;
         }
-        let (name, value) = match segment.split_once('=') {
-            Some((name, value)) => (name.trim(), Some(value)),
+        // `=` and `"` are ASCII: every slice below is on character boundaries.
+        let (name, value) = match memchr::memchr(b'=', segment.as_bytes()) {
+            Some(eq) => (segment[..eq].trim(), Some(&segment[eq + 1..])),
             None => (segment, None),
         };
         let slot = if name == names.access {
@@ -194,11 +195,22 @@ pub fn scan<'a>(headers: impl Iterator<Item = &'a [u8]>, names: &CookieNames) ->
         // As `pairs` reads them: a name without `=` is no cookie.
         let Some(value) = value else { continue };
         *slot = match slot {
-            Found::Missing => Found::One(value.trim().trim_matches('"')),
+            Found::Missing => Found::One(trim_quotes(value.trim())),
             _ => Found::Ambiguous,
         };
     }
     found
+}
+
+/// `s.trim_matches('"')`, without decoding characters: a cookie value is some 250 bytes.
+fn trim_quotes(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let start = bytes.iter().position(|b| *b != b'"').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| *b != b'"')
+        .map_or(start, |last| last + 1);
+    &s[start..end]
 }
 
 /// Looks up the gateway's two cookies in one pass over all `Cookie` headers: `(access,
@@ -385,6 +397,11 @@ mod tests {
             // The reading that forwards: something is kept exactly when `others` says so.
             let kept = without_ours(h.iter().map(|v| v.as_slice()), &n);
             prop_assert_eq!(found.others, kept.is_some());
+        }
+
+        #[test]
+        fn quotes_are_trimmed_as_trim_matches_trims_them(s in "[\"a é]{0,8}") {
+            prop_assert_eq!(trim_quotes(&s), s.trim_matches('"'));
         }
 
         #[test]

@@ -63,13 +63,27 @@ impl Identity {
 /// `X-Auth-User-Id`, `X-Auth-User`, `X-Auth-Session-Id` and `X-Auth-Groups`, in one
 /// allocation. `groups` is already joined with `,` (the session cache keeps it so).
 pub fn header_values(user_id: Uuid, username: &str, sid: Uuid, groups: &str) -> [HeaderValue; 4] {
+    header_values_of(&encode_ids(user_id, sid), username, groups)
+}
+
+/// The user id and the session id as the identity headers carry them, one after the other:
+/// encoded once per cached session rather than twice per request.
+pub fn encode_ids(user_id: Uuid, sid: Uuid) -> [u8; 72] {
+    let mut ids = [0u8; 72];
+    let (user, session) = ids.split_at_mut(36);
+    user_id.hyphenated().encode_lower(user);
+    sid.hyphenated().encode_lower(session);
+    ids
+}
+
+/// [`header_values`] from ids already encoded by [`encode_ids`].
+pub fn header_values_of(ids: &[u8; 72], username: &str, groups: &str) -> [HeaderValue; 4] {
     let mut buf = bytes::BytesMut::with_capacity(72 + username.len() + groups.len());
-    let mut uuid = [0u8; 36];
-    buf.extend_from_slice(user_id.hyphenated().encode_lower(&mut uuid).as_bytes());
+    buf.extend_from_slice(&ids[..36]);
     // Usernames are letters, digits and `._-@`; non-ASCII letters travel as UTF-8 bytes,
     // which header values allow.
     buf.extend_from_slice(username.as_bytes());
-    buf.extend_from_slice(sid.hyphenated().encode_lower(&mut uuid).as_bytes());
+    buf.extend_from_slice(&ids[36..]);
     // Group names are `a-z 0-9 . _ -` (store/groups.rs), always a valid header value.
     buf.extend_from_slice(groups.as_bytes());
     let all = buf.freeze();

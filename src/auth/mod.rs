@@ -135,12 +135,9 @@ pub async fn authenticate(
         user_id: active.user_id,
         session_id: claims.sid,
         mfa: active.mfa,
-        header_values: identity::header_values(
-            active.user_id,
-            &active.username,
-            claims.sid,
-            &active.groups,
-        ),
+        // The cached session was loaded for `claims.sid` (the cache's key), so its encoded
+        // ids are this user's and this session's.
+        header_values: identity::header_values_of(&active.ids, &active.username, &active.groups),
         session: Some(active),
     })
 }

@@ -43,6 +43,9 @@ pub struct Active {
     loaded: Instant,
     /// Signed assertions minted for this copy of the session (auth/assertion.rs).
     pub minted: Minted,
+    /// The user id and this session's id as the identity headers spell them
+    /// (auth::identity::encode_ids).
+    pub ids: [u8; 72],
 }
 
 #[derive(Clone)]
@@ -204,6 +207,7 @@ impl Sessions {
             .await?;
         Ok(match row {
             Some(r) => Cached::Active(Arc::new(Active {
+                ids: crate::auth::identity::encode_ids(r.try_get(0)?, sid),
                 user_id: r.try_get(0)?,
                 username: Arc::from(r.try_get::<_, String>(1)?),
                 expires_at: r.try_get::<_, OffsetDateTime>(2)?.unix_timestamp(),
