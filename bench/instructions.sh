@@ -34,7 +34,10 @@ trap cleanup EXIT
 "$REL"/examples/echo_upstream "$UP" >/dev/null & pids+=($!)
 
 for bin in "$@"; do
-  cookie=none
+  # The baseline gets a cookie of the same shape as the gateways' (a token minted with the
+  # benchmark secret): the same request bytes through both.
+  cookie="access_token=$(python3 bench/mint_tokens.py "$SECRET" "$(python3 -c 'import uuid; print(uuid.uuid4())')" \
+    <<<"$(python3 -c 'import uuid; print(uuid.uuid4())')")"
   if [[ $bin == passthrough ]]; then
     # The baseline (examples/passthrough.rs), one thread like the gateway below.
     valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.%p" "$REL"/examples/passthrough "$GW" "$UP" 1 \
