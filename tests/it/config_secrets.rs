@@ -41,7 +41,8 @@ const MARK: &str = "Sekr1t";
 
 #[test]
 fn no_spelling_of_a_database_password_is_printed() {
-    let closed = free_port();
+    let refusing = Refusing::new();
+    let closed = refusing.port();
     let pg = pg_host();
     let urls = [
         format!("postgres://postgres:{MARK}-a@127.0.0.1:{closed}/gatehouse"),

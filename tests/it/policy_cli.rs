@@ -68,7 +68,8 @@ impl Dir {
     /// Runs gatehouse here with nothing but `env`: a database nobody listens on, so any
     /// attempt to connect would fail the command.
     fn run(&self, env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-        let closed = format!("postgres://postgres@127.0.0.1:{}/gh_never", free_port());
+        let refusing = Refusing::new();
+        let closed = format!("postgres://postgres@127.0.0.1:{}/gh_never", refusing.port());
         let out = Command::new(env!("CARGO_BIN_EXE_gatehouse"))
             .current_dir(&self.0)
             .env_clear()

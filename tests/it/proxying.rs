@@ -128,7 +128,8 @@ async fn unauthenticated_requests_get_401_json() {
 
 #[tokio::test]
 async fn a_down_upstream_is_502_but_unauthenticated_requests_still_get_401() {
-    let dead: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let refusing = Refusing::new();
+    let dead = refusing.addr();
     let gw = Gateway::start_with(Options {
         upstream: Some(dead),
         ..Default::default()

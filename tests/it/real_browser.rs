@@ -79,7 +79,8 @@ async fn chromium_signs_in_lands_on_the_page_and_is_signed_out_from_another_brow
 #[tokio::test]
 async fn every_page_passes_axe_fits_every_width_and_shows_its_focus_in_light_and_dark() {
     let app = gatehouse::demo::spawn("127.0.0.1:0".parse().unwrap()).unwrap();
-    let dead = free_port();
+    let refusing = Refusing::new();
+    let dead = refusing.port();
     let gw = Gateway::start_with(
         Options {
             upstream: Some(app),

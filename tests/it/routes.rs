@@ -483,7 +483,8 @@ async fn sighup_swaps_the_routes_and_a_bad_file_keeps_the_running_ones() {
 
 #[tokio::test]
 async fn an_upstream_that_refuses_is_a_502_page_for_browsers() {
-    let closed = free_port();
+    let refusing = Refusing::new();
+    let closed = refusing.port();
     let gw = Gateway::start_with(Options::default().config(&format!(
         "[[routes]]\nname = \"gone\"\nupstream = \"127.0.0.1:{closed}\"\ntimeout = \"2s\"\n"
     )))
